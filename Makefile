@@ -1,0 +1,138 @@
+# urgent: Go's goroutine scheduler in C++20. Plain GNU Make.
+#
+#   make                  library, tools, tests, benchmarks (build/)
+#   make test             install missing packages, build, run every test
+#   make bench            urgent vs Go ratios (scripts/compare.sh) + micro-benchmarks
+#   make lab              the seed demo, urgent next to Go
+#   make install PREFIX=/usr/local
+#   make clean
+#   SAN=address,undefined builds everything with those sanitizers (in build/san-.../)
+#   V=1 shows every command.
+
+SHELL := /bin/bash
+ARCH ?= x86_64
+CXX ?= g++
+PREFIX ?= /usr/local
+SAN ?=
+V ?= 0
+
+comma := ,
+ifeq ($(SAN),)
+BUILD := build
+SANFLAGS :=
+else
+BUILD := build/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all
+endif
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+# Recursive (=) on purpose: expanded when a recipe runs, after `deps` installed the packages.
+SPDLOG_CFLAGS = $(shell pkg-config --cflags spdlog)
+SPDLOG_LIBS = $(shell pkg-config --libs spdlog)
+
+CPPFLAGS := -Iruntime/include -Iruntime -Iarch/$(ARCH) -MMD -MP
+CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -fno-omit-frame-pointer -fstack-clash-protection \
+            -pthread $(SANFLAGS) $(EXTRA_CXXFLAGS)
+ASFLAGS := $(SANFLAGS)
+LDFLAGS := -pthread -rdynamic $(SANFLAGS)
+
+LIB_SRCS := $(wildcard runtime/*.cc)
+ASM_SRCS := $(wildcard arch/$(ARCH)/*.S)
+LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/lib/liburgent.a
+
+TEST_SRCS := $(wildcard tests/*.cc)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
+TESTS := $(BUILD)/bin/urgent-tests
+
+DEMO_SRCS := $(wildcard bench/demos/*.cc)
+DEMOS := $(DEMO_SRCS:bench/demos/%.cc=$(BUILD)/bin/%)
+TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(DEMOS)
+GO_BENCH := $(BUILD)/bin/urgent-bench-go
+GO_DEMOS := $(BUILD)/bin/demo1-go
+
+.PHONY: all deps test bench lab install clean format
+all: $(LIB) $(TOOLS) $(TESTS) $(GO_BENCH) $(GO_DEMOS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.cc | deps
+	$(call say,CXX,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(SPDLOG_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S | deps
+	$(call say,AS,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CPPFLAGS) $(ASFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call say,AR,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TESTS): $(TEST_OBJS) $(LIB)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $(TEST_OBJS) $(LIB) -o $@ $$(pkg-config --libs gtest gmock) $(SPDLOG_LIBS)
+
+$(BUILD)/bin/urgent-bench: $(BUILD)/obj/bench/urgent-bench.o $(LIB)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(SPDLOG_LIBS)
+
+$(BUILD)/bin/urgent-micro: $(BUILD)/obj/bench/micro.o $(LIB)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark $(SPDLOG_LIBS)
+
+$(BUILD)/bin/%: $(BUILD)/obj/bench/demos/%.o $(LIB)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(SPDLOG_LIBS)
+
+# The Go twins (Debian's golang-go; standard library only, no network).
+GOENV = GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath build/go-cache) GOPATH=$(abspath build/go-path)
+$(GO_BENCH): $(wildcard bench/go/*.go) bench/go/go.mod | deps
+	$(call say,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)cd bench/go && $(GOENV) go build -o $(abspath $@) .
+
+$(BUILD)/bin/%-go: bench/demos/go/%/main.go | deps
+	$(call say,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)cd $(<D) && $(GOENV) go build -o $(abspath $@) main.go
+
+test: all
+	$(Q)scripts/run-tests.sh $(BUILD)
+
+bench: all
+	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5
+	$(Q)$(BUILD)/bin/urgent-micro --benchmark_min_time=0.2
+
+lab: all
+	$(Q)scripts/lab.sh $(BUILD)
+
+install: $(LIB)
+	$(call say,INSTALL,$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/include/urgent $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)install -m 644 runtime/include/urgent/*.h $(DESTDIR)$(PREFIX)/include/urgent/
+	$(Q)install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	$(Q)sed 's|@PREFIX@|$(PREFIX)|' scripts/urgent.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/urgent.pc
+
+format:
+	$(Q)clang-format -i $(LIB_SRCS) runtime/*.h runtime/include/urgent/*.h arch/$(ARCH)/*.h \
+	  $(TEST_SRCS) bench/*.cc $(DEMO_SRCS)
+
+clean:
+	$(Q)rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

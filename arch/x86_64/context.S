@@ -1,0 +1,95 @@
+// arch/x86_64/context.S: goroutine context switch for x86-64 System V.
+//
+// urgent_ctx_switch(from = rdi, to = rsi) is an ordinary call from C++. It pushes the
+// callee-saved state onto the current stack, records rsp in from->sp, loads to->sp, pops
+// the same frame from the other stack and returns into whatever called urgent_ctx_switch
+// there (or into urgent_gostart for a new goroutine). Frame left on a suspended stack,
+// offsets from the saved sp (kept in step with context.h by static_assert):
+//
+//        higher addresses
+//   +56  | return address   |  <- pushed by the caller's `call`
+//   +48  | rbp              |
+//   +40  | rbx              |
+//   +32  | r12              |
+//   +24  | r13              |
+//   +16  | r14              |
+//   +8   | r15              |
+//   +4   | x87 control word |  (2 bytes, upper 2 bytes unused)
+//   +0   | MXCSR            |  <- Context::sp
+//        lower addresses
+//
+// Only control state of the FPU is switched: MXCSR and the x87 control word are
+// callee-saved by the ABI; status flags and data registers are caller-saved.
+
+    .text
+    .globl  urgent_ctx_switch
+    .type   urgent_ctx_switch, @function
+    .p2align 4
+urgent_ctx_switch:
+    .cfi_startproc
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r14, 0
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r15, 0
+    subq    $8, %rsp                // room for MXCSR + x87 CW
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)                 // fnstcw: no wait for pending x87 exceptions
+    movl    (%rsp), %eax            // keep our MXCSR and CW in scratch registers
+    movzwl  4(%rsp), %edx
+    movq    %rsp, (%rdi)            // from->sp = rsp  (offset kContextSpOffset)
+    movq    (%rsi), %rsp            // rsp = to->sp: from here on we are on the other stack
+    // ldmxcsr and fldcw cost several cycles each (more than the rest of the switch) and
+    // the values almost never differ between goroutines: load them only when they do.
+    cmpl    (%rsp), %eax
+    je      1f
+    ldmxcsr (%rsp)
+1:  cmpw    4(%rsp), %dx
+    je      2f
+    fldcw   4(%rsp)
+2:  addq    $8, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret                             // into the other context's caller, or urgent_gostart
+    .cfi_endproc
+    .size   urgent_ctx_switch, .-urgent_ctx_switch
+
+// urgent_gostart: the bottom frame of every goroutine. make_context() put the entry
+// function in r13 and its argument in r12; rsp is 16-byte aligned here (no return address
+// was pushed: we arrived by `ret`), which is what the ABI requires at a call.
+//
+// `.cfi_undefined rip` marks this as the outermost frame: an unwinder (a C++ throw, a
+// backtrace) stops here. An exception that escapes the goroutine's function therefore finds
+// no handler and std::terminate runs on the goroutine's intact stack, where urgent reports
+// it as a panic with the throwing frames still visible.
+    .globl  urgent_gostart
+    .type   urgent_gostart, @function
+    .p2align 4
+urgent_gostart:
+    .cfi_startproc
+    .cfi_undefined rip
+    movq    %r12, %rdi              // entry(arg)
+    callq   *%r13
+    ud2                             // entry never returns: it exits the goroutine
+    .cfi_endproc
+    .size   urgent_gostart, .-urgent_gostart
+
+    .section .note.GNU-stack,"",@progbits

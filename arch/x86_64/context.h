@@ -1,0 +1,79 @@
+// arch/x86_64/context.h: the machine context of a goroutine on x86-64 (System V ABI).
+//
+// A suspended goroutine (or an M's scheduler context, g0) is described by one word: the
+// stack pointer it was suspended at. Everything else that the ABI says survives a call
+// (rbx, rbp, r12-r15, MXCSR control bits, x87 control word) was pushed on its own stack by
+// urgent_ctx_switch, in the frame drawn in context.S. Caller-saved registers need no saving:
+// a switch is a call, and the compiler already assumes the callee clobbers them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace urgent::arch {
+
+// The saved state of a suspended context. context.S reads and writes `sp` at
+// kContextSpOffset; the static_assert below keeps the two in step.
+struct Context {
+  void* sp = nullptr;
+};
+
+// Layout of the frame urgent_ctx_switch leaves on a suspended stack, lowest address first.
+// Offsets are from Context::sp. context.S uses the same numbers (see its diagram).
+inline constexpr std::size_t kContextSpOffset = 0;
+inline constexpr std::size_t kFrameFpuControl = 0;  // 4 bytes MXCSR, then 2 bytes x87 CW
+inline constexpr std::size_t kFrameR15 = 8;
+inline constexpr std::size_t kFrameR14 = 16;
+inline constexpr std::size_t kFrameR13 = 24;
+inline constexpr std::size_t kFrameR12 = 32;
+inline constexpr std::size_t kFrameRbx = 40;
+inline constexpr std::size_t kFrameRbp = 48;
+inline constexpr std::size_t kFrameReturn = 56;
+inline constexpr std::size_t kFrameSize = 64;
+
+static_assert(offsetof(Context, sp) == kContextSpOffset, "context.S stores sp at offset 0");
+static_assert(sizeof(Context) == 8, "context.S assumes a one-word Context");
+
+// Power-on defaults for a new goroutine: all SSE exceptions masked, round to nearest
+// (MXCSR 0x1F80); x87 extended precision, all exceptions masked (FCW 0x037F).
+inline constexpr std::uint32_t kDefaultMxcsr = 0x1F80;
+inline constexpr std::uint16_t kDefaultFpuControlWord = 0x037F;
+
+// The stack alignment the ABI requires at a call instruction.
+inline constexpr std::size_t kStackAlign = 16;
+
+}  // namespace urgent::arch
+
+extern "C" {
+// Saves the current context into *from and resumes *to. Returns when something switches
+// back to *from. Must be called with interrupts of the scheduler's own kind (preemption)
+// disabled; see runtime/HACKING.md.
+void urgent_ctx_switch(urgent::arch::Context* from, const urgent::arch::Context* to);
+
+// First instruction a new goroutine executes: calls r13(r12), i.e. entry(g). It never returns,
+// and it is the outermost frame of every goroutine stack (its unwind info ends the stack).
+void urgent_gostart();
+}
+
+namespace urgent::arch {
+
+// Lays out a fresh stack so that switching to the returned context enters urgent_gostart,
+// which calls entry(arg). `top` is the highest usable address of the stack (exclusive).
+inline Context make_context(void* top, void (*entry)(void*), void* arg) {
+  auto t = reinterpret_cast<std::uintptr_t>(top) & ~(kStackAlign - 1);
+  // After urgent_ctx_switch pops the frame and returns into urgent_gostart, rsp == t, which is
+  // 16-byte aligned: exactly what the ABI wants at urgent_gostart's call instruction.
+  auto* frame = reinterpret_cast<std::uint64_t*>(t - kFrameSize);
+  frame[kFrameFpuControl / 8] =
+      kDefaultMxcsr | (static_cast<std::uint64_t>(kDefaultFpuControlWord) << 32);
+  frame[kFrameR15 / 8] = 0;
+  frame[kFrameR14 / 8] = 0;
+  frame[kFrameR13 / 8] = reinterpret_cast<std::uint64_t>(entry);
+  frame[kFrameR12 / 8] = reinterpret_cast<std::uint64_t>(arg);
+  frame[kFrameRbx / 8] = 0;
+  frame[kFrameRbp / 8] = 0;  // terminates frame-pointer walks
+  frame[kFrameReturn / 8] = reinterpret_cast<std::uint64_t>(&urgent_gostart);
+  return Context{frame};
+}
+
+}  // namespace urgent::arch

@@ -1,0 +1,3 @@
+module urgent/bench/go
+
+go 1.19

@@ -1,0 +1,148 @@
+// runtime/env.cc: GOMAXPROCS, URGENT_STACK and URGENT_LOG.
+#include "env.h"
+
+#include <sched.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "log.h"
+#include "runtime2.h"
+
+namespace urgent::rt {
+namespace {
+
+constexpr std::size_t kMinStack = 16 * 1024;
+constexpr std::size_t kMaxStack = std::size_t{1} << 30;
+
+void warn(const char* var, const char* value, const std::string& why, const std::string& used) {
+  std::fprintf(stderr, "urgent: ignoring %s=\"%s\": %s; using %s\n", var, value, why.c_str(),
+               used.c_str());
+}
+
+}  // namespace
+
+std::size_t default_stack_size() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 1024 * 1024;
+#else
+  return 256 * 1024;
+#endif
+}
+
+std::optional<int> parse_gomaxprocs(const char* s, std::string* why) {
+  if (*s == '\0') {
+    *why = "empty";
+    return std::nullopt;
+  }
+  long long v = 0;
+  for (const char* p = s; *p; p++) {
+    if (*p < '0' || *p > '9') {
+      *why = "not a positive integer";
+      return std::nullopt;
+    }
+    v = v * 10 + (*p - '0');
+    if (v > INT_MAX) {
+      *why = "out of range";
+      return std::nullopt;
+    }
+  }
+  if (v == 0) {
+    *why = "must be at least 1";
+    return std::nullopt;
+  }
+  return static_cast<int>(v);
+}
+
+std::optional<std::size_t> parse_size(const char* s, std::string* why) {
+  const char* p = s;
+  if (*p < '0' || *p > '9') {
+    *why = "not a size (examples: 65536, 64k, 256KiB, 1M)";
+    return std::nullopt;
+  }
+  unsigned long long v = 0;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    v = v * 10 + static_cast<unsigned>(*p - '0');
+    if (v > (1ull << 40)) {
+      *why = "out of range";
+      return std::nullopt;
+    }
+  }
+  int shift = 0;
+  switch (*p) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; p++; break;
+    case 'm': case 'M': shift = 20; p++; break;
+    case 'g': case 'G': shift = 30; p++; break;
+    default:
+      *why = "unknown unit (use k, M or G)";
+      return std::nullopt;
+  }
+  // Accept the spelled-out suffixes KiB/kB/K/k alike: all mean powers of 1024 here.
+  if (shift != 0 && (std::strcmp(p, "iB") == 0 || std::strcmp(p, "B") == 0 || std::strcmp(p, "b") == 0)) {
+    p += std::strlen(p);
+  }
+  if (*p != '\0') {
+    *why = "unknown unit (use k, M or G)";
+    return std::nullopt;
+  }
+  v <<= shift;
+  if (v > (1ull << 40)) {
+    *why = "out of range";
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(v);
+}
+
+int getproccount() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? n : 1;
+}
+
+Config read_config() {
+  Config cfg;
+  cfg.gomaxprocs = getproccount();
+  if (cfg.gomaxprocs > kMaxGomaxprocs) cfg.gomaxprocs = kMaxGomaxprocs;
+  if (const char* s = std::getenv("GOMAXPROCS"); s != nullptr && *s != '\0') {
+    std::string why;
+    if (auto n = parse_gomaxprocs(s, &why)) {
+      cfg.gomaxprocs = *n;
+      if (*n > kMaxGomaxprocs) {
+        warn("GOMAXPROCS", s, "above the maximum", std::to_string(kMaxGomaxprocs));
+        cfg.gomaxprocs = kMaxGomaxprocs;
+      }
+    } else {
+      warn("GOMAXPROCS", s, why, std::to_string(cfg.gomaxprocs) + " (the number of CPUs)");
+    }
+  }
+  cfg.stack_size = default_stack_size();
+  if (const char* s = std::getenv("URGENT_STACK"); s != nullptr && *s != '\0') {
+    std::string why;
+    auto n = parse_size(s, &why);
+    if (n && (*n < kMinStack || *n > kMaxStack)) {
+      why = "must be between 16KiB and 1GiB";
+      n.reset();
+    }
+    if (n) {
+      cfg.stack_size = *n;
+    } else {
+      warn("URGENT_STACK", s, why, std::to_string(cfg.stack_size) + " bytes");
+    }
+  }
+  if (const char* s = std::getenv("URGENT_LOG"); s != nullptr && *s != '\0') {
+    if (log::valid_level(s)) {
+      cfg.log_level = s;
+    } else {
+      warn("URGENT_LOG", s, "not a level (trace, debug, info, warn, error, critical, off)", "off");
+    }
+  }
+  return cfg;
+}
+
+}  // namespace urgent::rt

@@ -1,0 +1,1271 @@
+// runtime/proc.cc: the G/M/P scheduler (Go's proc.go).
+//
+// Design and invariants:
+// - An M runs Gs only while it holds a P (m->p, p->m). P ownership moves only through
+//   acquirep/releasep; a P is idle (kPidle, on sched.pidle) only with an empty run queue.
+// - Scheduling happens on the stack of the goroutine that gives up the CPU whenever it
+//   cannot block: gosched/gopark/goexit publish the current G, run schedule() right there
+//   and switch directly to the next G (one context switch, not two). Only when the M must
+//   block (no work: stopm; a locked-thread handoff; stop-the-world) does it switch to g0,
+//   the M's own thread stack, which runs the blocking half of the scheduler.
+// - A G that publishes itself (run queue, free list) before it has switched away sets
+//   g->ctx.sp = nullptr first; the switch stores the real sp as its last act on that stack.
+//   Whoever resumes or reuses a G waits until ctx.sp is non-null (waitSaved). This is what
+//   makes it safe to publish before switching.
+// - errno belongs to the goroutine: saved into g->saved_errno on every switch out, restored
+//   on every switch in, by the thread doing the switch.
+// - Spinning Ms (looking for work with a P) are counted in sched.nmspinning; an M may start
+//   spinning only while 2*nmspinning < busy Ps. New work calls wakep(), which starts a
+//   spinning M only if there is an idle P and nobody spins; a spinner that finds work calls
+//   resetspinning(), which wakes the next one (Go's "last spinner wakes another").
+// - Lock order: sched.lock before sched.gflock before allglock. No runtime lock is held
+//   across a goroutine switch.
+#include "proc.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "cpu.h"
+#include "env.h"
+#include "log.h"
+#include "panic.h"
+#include "runq.h"
+#include "sanitizer.h"
+#include "signal_unix.h"
+#include "stack.h"
+#include "urgent/debug.h"
+#include "urgent/go.h"
+#include "urgent/run.h"
+#include "urgent/sched.h"
+#include "urgent/stats.h"
+
+namespace urgent::rt {
+
+Sched sched;
+P* allp[kMaxGomaxprocs];
+std::atomic<std::int32_t> gomaxprocs_now{0};
+
+namespace {
+
+thread_local M* tls_m = nullptr;
+
+constexpr std::int64_t kGoidCacheBatch = 16;  // Go's _GoidCacheBatch
+constexpr std::int32_t kGfreeLocalMax = 64;   // gfput spills to global above this
+constexpr std::int32_t kGfreeLocalKeep = 32;  // ... down to this many
+constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
+
+std::atomic<bool> running{false};
+bool main_started = false;  // [own by M0 before any other M exists]
+std::int32_t newprocs = 0;  // [sched] GOMAXPROCS requested by gomaxprocs(), for procresize
+int exit_status = 0;        // [sched] main's result
+
+Mutex allglock;  // guards allgs (lock order: after sched.lock)
+std::vector<G*> allgs;
+std::atomic<std::int64_t> allglen_{0};
+
+M* m0 = nullptr;
+
+[[noreturn]] void outside_runtime(const char* what) {
+  fatal("%s called outside urgent::run (no goroutine is running on this thread)", what);
+}
+
+// ---- goroutine status ----
+
+void waitSaved(G* gp) {
+  // See the header comment: the G published itself before its switch finished.
+  while (__atomic_load_n(&gp->ctx.sp, __ATOMIC_ACQUIRE) == nullptr) arch::cpu_relax();
+}
+
+void markSwitching(G* gp) { __atomic_store_n(&gp->ctx.sp, nullptr, __ATOMIC_RELAXED); }
+
+// ---- the context switch ----
+
+// Switches from the running context `from` (a G or g0) to `to`. Returns when something
+// switches back to `from`, possibly on another M.
+void switchTo(M* mp, G* from, G* to, bool exiting) {
+  waitSaved(to);
+  from->saved_errno = *mp->errno_ptr;
+  fiber_start(from, to, exiting);
+  *mp->errno_ptr = to->saved_errno;
+  urgent_ctx_switch(&from->ctx, &to->ctx);
+  // Resumed. Nothing here may use a value computed from getm() before the switch.
+  fiber_finish(from);
+}
+
+// ---- Ps ----
+
+void acquirep(M* mp, P* pp) {
+  if (mp->p != nullptr || pp->m != nullptr || pp->status.load() != kPidle) {
+    fatal("acquirep: invalid p state (m->p=%p p->m=%p p->status=%u)", static_cast<void*>(mp->p),
+          static_cast<void*>(pp->m), pp->status.load());
+  }
+  mp->p = pp;
+  pp->m = mp;
+  pp->status.store(kPrunning, std::memory_order_relaxed);
+}
+
+P* releasep(M* mp) {
+  P* pp = mp->p;
+  if (pp == nullptr || pp->m != mp || pp->status.load() != kPrunning) {
+    fatal("releasep: invalid p state");
+  }
+  mp->p = nullptr;
+  pp->m = nullptr;
+  pp->status.store(kPidle, std::memory_order_relaxed);
+  return pp;
+}
+
+void pidleput(P* pp) REQUIRES(sched.lock) {
+  if (!runqempty(pp)) fatal("pidleput: P has non-empty run queue");
+  pp->link = sched.pidle;
+  sched.pidle = pp;
+  sched.npidle.fetch_add(1);
+}
+
+P* pidleget() REQUIRES(sched.lock) {
+  P* pp = sched.pidle;
+  if (pp != nullptr) {
+    sched.pidle = pp->link;
+    sched.npidle.fetch_sub(1);
+  }
+  return pp;
+}
+
+// ---- Ms ----
+
+void mput(M* mp) REQUIRES(sched.lock) {
+  mp->schedlink = sched.midle;
+  sched.midle = mp;
+  sched.nmidle++;
+}
+
+M* mget() REQUIRES(sched.lock) {
+  M* mp = sched.midle;
+  if (mp != nullptr) {
+    sched.midle = mp->schedlink;
+    sched.nmidle--;
+  }
+  return mp;
+}
+
+void mloop(M* mp);
+
+// Per-thread setup of an M (Go's minit): thread id, g0's stack bounds, signal stack.
+void minit(M* mp) {
+  tls_m = mp;
+  mp->errno_ptr = &errno;  // this thread's errno; the M never changes threads
+  mp->tid = static_cast<pid_t>(syscall(SYS_gettid));
+  mp->thread = pthread_self();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    mp->g0.stack_lo = reinterpret_cast<std::uintptr_t>(addr);
+    mp->g0.stack_hi = mp->g0.stack_lo + size;
+    pthread_attr_destroy(&attr);
+  }
+  fiber_adopt_thread(&mp->g0);
+  signal_minit(mp);
+}
+
+void munit(M* mp) {
+  signal_unminit(mp);
+  tls_m = nullptr;
+}
+
+void* mstart(void* arg) {
+  M* mp = static_cast<M*>(arg);
+  minit(mp);
+  log::debug("M{} started (tid {})", mp->id, mp->tid);
+  if (mp->nextp != nullptr) {
+    acquirep(mp, mp->nextp);
+    mp->nextp = nullptr;
+  }
+  mloop(mp);
+  munit(mp);
+  return nullptr;
+}
+
+// Creates a new M (thread) that starts with pp and the given spinning state (Go's newm).
+void newm(P* pp, bool spinning) {
+  M* mp = new M;
+  {
+    LockGuard lock(sched.lock);
+    if (sched.mnext >= sched.maxmcount) {
+      fatal("thread exhaustion: program exceeds %d-thread limit", sched.maxmcount);
+    }
+    mp->id = sched.mnext++;
+  }
+  mp->nextp = pp;
+  mp->spinning = spinning;
+  mp->fastrand = static_cast<std::uint64_t>(mp->id) * 0x9E3779B97F4A7C15ull + 1;
+  M* head = sched.allm.load();
+  do {
+    mp->alllink = head;
+  } while (!sched.allm.compare_exchange_weak(head, mp));
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kG0StackSize);
+  // Create the thread with every signal blocked, so it has its sigaltstack before any
+  // handler can run on it; mstart unblocks in minit.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&mp->thread, &attr, mstart, mp);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (err != 0) fatal("newm: pthread_create failed: %s", strerror(err));
+  sched.threads_created.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Stops the current M until it is handed a P (Go's stopm). Returns without a P only when
+// the runtime shuts down.
+void stopm(M* mp) {
+  if (mp->p != nullptr) fatal("stopm holding p");
+  if (mp->spinning) fatal("stopm spinning");
+  {
+    LockGuard lock(sched.lock);
+    if (sched.shutdown.load()) return;
+    mput(mp);
+  }
+  mp->park.sleep();
+  mp->park.clear();
+  if (mp->nextp != nullptr) {
+    acquirep(mp, mp->nextp);
+    mp->nextp = nullptr;
+  }
+}
+
+// Schedules some M to run pp (or an idle P if pp is null): Go's startm.
+void startm(P* pp, bool spinning) {
+  M* nmp;
+  {
+    LockGuard lock(sched.lock);
+    if (pp == nullptr) {
+      pp = pidleget();
+      if (pp == nullptr) {
+        // The caller counted us in nmspinning, but there is no idle P after all.
+        if (spinning && sched.nmspinning.fetch_sub(1) - 1 < 0) fatal("startm: negative nmspinning");
+        return;
+      }
+    }
+    nmp = mget();
+    if (nmp != nullptr) {
+      if (nmp->spinning) fatal("startm: m is spinning");
+      if (nmp->nextp != nullptr) fatal("startm: m has p");
+      nmp->spinning = spinning;
+      nmp->nextp = pp;
+      nmp->park.wakeup();
+      return;
+    }
+  }
+  newm(pp, spinning);
+}
+
+// Hands off pp from an M that is about to block (Go's handoffp).
+void handoffp(P* pp) {
+  // If it has local work, start it straight away.
+  if (!runqempty(pp) || sched.runqsize.load() != 0) {
+    startm(pp, false);
+    return;
+  }
+  // No local work: if nobody spins and no P is idle, somebody must look for work.
+  std::int32_t zero = 0;
+  if (sched.nmspinning.load() + sched.npidle.load() == 0 &&
+      sched.nmspinning.compare_exchange_strong(zero, 1)) {
+    startm(pp, true);
+    return;
+  }
+  {
+    LockGuard lock(sched.lock);
+    if (sched.gcwaiting.load()) {
+      pp->status.store(kPgcstop);
+      if (--sched.stopwait == 0) sched.stopnote.wakeup();
+      return;
+    }
+    if (sched.runqsize.load() == 0) {
+      pidleput(pp);
+      return;
+    }
+  }
+  startm(pp, false);
+}
+
+void resetspinning(M* mp) {
+  mp->spinning = false;
+  if (sched.nmspinning.fetch_sub(1) - 1 < 0) fatal("resetspinning: negative nmspinning");
+  // The M wakeup policy is deliberately conservative: we were the spinner that found
+  // work, so if nobody else spins, wake one more in case there is more work.
+  wakep();
+}
+
+// Stop-the-world participant: give up the P and sleep (Go's gcstopm).
+void gcstopm(M* mp) {
+  if (mp->spinning) {
+    mp->spinning = false;
+    if (sched.nmspinning.fetch_sub(1) - 1 < 0) fatal("gcstopm: negative nmspinning");
+  }
+  P* pp = releasep(mp);
+  {
+    LockGuard lock(sched.lock);
+    pp->status.store(kPgcstop);
+    if (--sched.stopwait == 0) sched.stopnote.wakeup();
+  }
+  stopm(mp);
+}
+
+// The M is wired to a G that is not running: hand off the P and sleep until that G is
+// runnable and someone gives us a P to run it (Go's stoplockedm). False on shutdown.
+bool stoplockedm(M* mp) {
+  if (mp->p != nullptr) handoffp(releasep(mp));
+  {
+    LockGuard lock(sched.lock);
+    if (sched.shutdown.load()) return false;
+    // startlockedm may have handed us a P already; then the note is set and we don't wait.
+    if (mp->nextp == nullptr) mp->parked_locked = true;
+  }
+  mp->park.sleep();
+  mp->park.clear();
+  if (mp->nextp == nullptr) return false;  // woken by shutdown
+  acquirep(mp, mp->nextp);
+  mp->nextp = nullptr;
+  return true;
+}
+
+// gp is runnable and wired to another M: give that M our P and stop (Go's startlockedm).
+void startlockedm(M* mp, G* gp) {
+  M* lm = gp->lockedm;
+  if (lm == mp) fatal("startlockedm: locked to me");
+  P* pp = releasep(mp);
+  {
+    LockGuard lock(sched.lock);
+    lm->nextp = pp;
+    lm->parked_locked = false;
+    lm->park.wakeup();
+  }
+  stopm(mp);
+}
+
+// ---- the global run queue ----
+
+void globrunqputhead(G* gp) REQUIRES(sched.lock) {
+  gp->schedlink = sched.runqhead;
+  sched.runqhead = gp;
+  if (sched.runqtail == nullptr) sched.runqtail = gp;
+  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+}
+
+// ---- G free lists ----
+
+void gfput(P* pp, G* gp) {
+  gp->schedlink = pp->gfree;
+  pp->gfree = gp;
+  std::int32_t n = pp->gfree_n.load(std::memory_order_relaxed) + 1;
+  if (n >= kGfreeLocalMax) {
+    LockGuard lock(sched.gflock);
+    while (n > kGfreeLocalKeep) {
+      G* g = pp->gfree;
+      pp->gfree = g->schedlink;
+      g->schedlink = sched.gfree;
+      sched.gfree = g;
+      sched.gfree_n.fetch_add(1, std::memory_order_relaxed);
+      n--;
+    }
+  }
+  pp->gfree_n.store(n, std::memory_order_relaxed);
+}
+
+G* gfget(P* pp) {
+  if (pp->gfree == nullptr && sched.gfree_n.load(std::memory_order_relaxed) != 0) {
+    LockGuard lock(sched.gflock);
+    std::int32_t n = pp->gfree_n.load(std::memory_order_relaxed);
+    while (n < kGfreeLocalKeep && sched.gfree != nullptr) {
+      G* g = sched.gfree;
+      sched.gfree = g->schedlink;
+      sched.gfree_n.fetch_sub(1, std::memory_order_relaxed);
+      g->schedlink = pp->gfree;
+      pp->gfree = g;
+      n++;
+    }
+    pp->gfree_n.store(n, std::memory_order_relaxed);
+  }
+  G* gp = pp->gfree;
+  if (gp == nullptr) return nullptr;
+  pp->gfree = gp->schedlink;
+  pp->gfree_n.fetch_sub(1, std::memory_order_relaxed);
+  waitSaved(gp);  // its previous life may still be switching off this stack
+  fiber_reset_stack(gp);
+  return gp;
+}
+
+// Moves a destroyed P's free Gs to the global list (Go's gfpurge).
+void gfpurge(P* pp) {
+  LockGuard lock(sched.gflock);
+  while (G* g = pp->gfree) {
+    pp->gfree = g->schedlink;
+    g->schedlink = sched.gfree;
+    sched.gfree = g;
+    sched.gfree_n.fetch_add(1, std::memory_order_relaxed);
+  }
+  pp->gfree_n.store(0, std::memory_order_relaxed);
+}
+
+G* malg() {
+  G* gp = new G;
+  Stack st = stackalloc();
+  gp->stack_lo = st.lo;
+  gp->stack_hi = st.hi;
+  gp->ctx.sp = reinterpret_cast<void*>(st.hi);  // "saved": nobody is on it
+  fiber_create(gp);
+  casgstatus(gp, kGidle, kGdead);
+  {
+    LockGuard lock(allglock);
+    allgs.push_back(gp);
+    allglen_.store(static_cast<std::int64_t>(allgs.size()), std::memory_order_release);
+  }
+  return gp;
+}
+
+// ---- scheduling ----
+
+// Randomized enumeration of all Ps for stealing (Go's randomOrder): start at a random
+// position and step by a random number coprime with the count, so each P is visited once.
+// The coprimes are recomputed by procresize (world stopped).
+std::uint32_t steal_count = 0;
+std::vector<std::uint32_t> steal_coprimes;
+
+std::uint32_t gcd(std::uint32_t a, std::uint32_t b) {
+  while (b != 0) {
+    std::uint32_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+void stealOrderReset(std::uint32_t count) {
+  steal_count = count;
+  steal_coprimes.clear();
+  for (std::uint32_t i = 1; i <= count; i++) {
+    if (gcd(i, count) == 1) steal_coprimes.push_back(i);
+  }
+}
+
+struct StealOrder {
+  std::uint32_t pos;
+  std::uint32_t inc;
+  std::uint32_t i = 0;
+  explicit StealOrder(std::uint32_t r)
+      : pos(r % steal_count),
+        inc(steal_coprimes[r % static_cast<std::uint32_t>(steal_coprimes.size())]) {}
+  bool done() const { return i == steal_count; }
+  void next() {
+    i++;
+    pos = (pos + inc) % steal_count;
+  }
+};
+
+// Tries to steal from other Ps: 4 passes in random order; runnext only on the last pass.
+G* stealWork(P* pp, bool* inheritTime) {
+  constexpr int kStealTries = 4;
+  for (int i = 0; i < kStealTries; i++) {
+    bool stealRunNextG = i == kStealTries - 1;
+    for (StealOrder e(fastrand()); !e.done(); e.next()) {
+      if (sched.gcwaiting.load(std::memory_order_relaxed)) return nullptr;
+      P* p2 = allp[e.pos];
+      if (p2 == pp || p2->status.load(std::memory_order_relaxed) == kPidle) continue;
+      if (G* gp = runqsteal(pp, p2, stealRunNextG)) {
+        *inheritTime = false;
+        return gp;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The global-queue steps findRunnable takes before stealing, for a caller that already
+// holds sched.lock: every 61st tick one G from the global queue ahead of the local one
+// (fairness), and a batch from it when the local queue is empty.
+G* globrunqgetFair(P* pp) REQUIRES(sched.lock) {
+  if (pp->schedtick % 61 == 0) return globrunqget(pp, 1);
+  if (runqempty(pp)) return globrunqget(pp, 0);
+  return nullptr;
+}
+
+// Finds a runnable G (Go's findRunnable). On a goroutine stack (!onG0) it never blocks:
+// it returns null where it would release the P and stop the M, and the caller continues
+// on g0. On g0 it blocks until there is work; null then means shutdown.
+G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
+  for (;;) {
+    if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
+    P* pp = mp->p;
+    if (sched.gcwaiting.load(std::memory_order_relaxed)) {
+      if (!onG0) return nullptr;
+      gcstopm(mp);
+      continue;
+    }
+    // Check the global runnable queue once in a while to ensure fairness. Otherwise two
+    // goroutines can completely occupy the local runqueue by constantly respawning each other.
+    if (pp->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
+      LockGuard lock(sched.lock);
+      if (G* gp = globrunqget(pp, 1)) {
+        *inheritTime = false;
+        return gp;
+      }
+    }
+    if (G* gp = runqget(pp, inheritTime)) return gp;
+    if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
+      LockGuard lock(sched.lock);
+      if (G* gp = globrunqget(pp, 0)) {
+        *inheritTime = false;
+        return gp;
+      }
+    }
+    // Spinning Ms: steal work from other Ps. Limit the number of spinning Ms to half the
+    // number of busy Ps, to avoid excessive CPU use when GOMAXPROCS>>1 and parallelism is low.
+    std::int32_t procs = gomaxprocs_now.load(std::memory_order_relaxed);
+    if (mp->spinning || 2 * sched.nmspinning.load() < procs - sched.npidle.load()) {
+      if (!mp->spinning) {
+        mp->spinning = true;
+        sched.nmspinning.fetch_add(1);
+      }
+      if (G* gp = stealWork(pp, inheritTime)) return gp;
+    }
+    if (!onG0) return nullptr;  // what follows blocks: continue on g0
+    {
+      LockGuard lock(sched.lock);
+      if (sched.gcwaiting.load() || sched.shutdown.load()) continue;
+      if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
+        G* gp = globrunqget(pp, 0);
+        *inheritTime = false;
+        return gp;
+      }
+      releasep(mp);
+      pidleput(pp);
+    }
+    // Delicate dance: the thread transitions from spinning to non-spinning, racing with new
+    // work being submitted. We must drop nmspinning first and then check all sources again;
+    // otherwise a wakep() that saw us spinning could skip waking anyone.
+    if (mp->spinning) {
+      mp->spinning = false;
+      if (sched.nmspinning.fetch_sub(1) - 1 < 0) fatal("findrunnable: negative nmspinning");
+      bool reacquired = false;
+      for (std::int32_t i = 0; i < procs; i++) {
+        if (!runqempty(allp[i])) {
+          P* idle;
+          {
+            LockGuard lock(sched.lock);
+            idle = pidleget();
+          }
+          if (idle != nullptr) {
+            acquirep(mp, idle);
+            mp->spinning = true;
+            sched.nmspinning.fetch_add(1);
+            reacquired = true;
+          }
+          break;
+        }
+      }
+      if (reacquired) continue;
+    }
+    stopm(mp);
+    if (mp->p == nullptr) return nullptr;  // shutdown
+  }
+}
+
+// One round of the scheduler (Go's schedule): returns the G to run next, or null if the
+// caller must continue on g0 (!onG0), or on shutdown (onG0).
+G* schedule(M* mp, bool* inheritTime, bool onG0) {
+  for (;;) {
+    if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
+    if (mp->lockedg != nullptr) {
+      if (!onG0) return nullptr;
+      if (!stoplockedm(mp)) return nullptr;
+      *inheritTime = false;
+      return mp->lockedg;
+    }
+    G* gp = findRunnable(mp, inheritTime, onG0);
+    if (gp == nullptr) return nullptr;
+    // This thread is going to run a goroutine and is not spinning anymore.
+    if (mp->spinning) resetspinning(mp);
+    if (gp->lockedm != nullptr && gp->lockedm != mp) {
+      // Hand off our P to the locked M, then block waiting for a new P.
+      if (!onG0) return gp;  // switchToNext routes it through g0
+      startlockedm(mp, gp);
+      if (mp->p == nullptr) return nullptr;  // shutdown
+      continue;
+    }
+    return gp;
+  }
+}
+
+// Makes gp the running G of mp (Go's execute, minus the jump).
+void execute(M* mp, G* gp, bool inheritTime) {
+  mp->curg = gp;
+  gp->m = mp;
+  casgstatus(gp, kGrunnable, kGrunning);
+  gp->waitsince = 0;
+  gp->preempt = false;
+  if (!inheritTime) mp->p->schedtick++;
+}
+
+// The scheduler loop on g0. Runs until shutdown, or until a G that locked this thread exits.
+void mloop(M* mp) {
+  for (;;) {
+    if (G* gp = mp->pending) {
+      mp->pending = nullptr;
+      startlockedm(mp, gp);
+      if (mp->p == nullptr) break;
+    }
+    if (mp->exit_locked) {
+      // The goroutine that locked this thread exited: it may have left the thread in an
+      // unusual state, so the thread goes with it (Go's mexit).
+      if (mp->p != nullptr) handoffp(releasep(mp));
+      break;
+    }
+    bool inheritTime = false;
+    G* gp = schedule(mp, &inheritTime, true);
+    if (gp == nullptr) break;
+    execute(mp, gp, inheritTime);
+    switchTo(mp, &mp->g0, gp, false);
+    // A goroutine switched back to g0: it has already published itself; loop to block.
+  }
+  // Leaving: drop the P if we still hold one (shutdown).
+  if (mp->p != nullptr) {
+    P* pp = mp->p;
+    mp->p = nullptr;
+    pp->m = nullptr;
+  }
+  LockGuard lock(sched.lock);
+  mp->exited = true;
+}
+
+// Switches from gp (which has published itself) to next, chosen by the scheduler; to g0
+// if next is null (the M must block) or wired to another M.
+void switchToNext(M* mp, G* gp, G* next, bool inheritTime, bool exiting) {
+  if (next == gp) {  // gosched found itself first: just keep running
+    execute(mp, gp, inheritTime);
+    return;
+  }
+  if (next != nullptr && next->lockedm != nullptr && next->lockedm != mp) {
+    mp->pending = next;  // g0 hands our P to next's M
+    next = nullptr;
+  }
+  if (next != nullptr) {
+    execute(mp, next, inheritTime);
+    switchTo(mp, gp, next, exiting);
+  } else {
+    mp->curg = nullptr;
+    switchTo(mp, gp, &mp->g0, exiting);
+  }
+}
+
+// Called on gp's stack after gp has published itself (gosched, gopark, goexit): finds the
+// next G and switches to it, or to g0 if the M has to block.
+void gswitch(M* mp, G* gp, bool exiting) {
+  bool inheritTime = false;
+  G* next = schedule(mp, &inheritTime, false);
+  switchToNext(mp, gp, next, inheritTime, exiting);
+}
+
+// The body of every goroutine: urgent_gostart calls it on the new stack.
+[[noreturn]] void goentry(void* arg);
+
+[[noreturn]] void goexit1() {
+  M* mp = getm();
+  G* gp = mp->curg;
+  markSwitching(gp);
+  casgstatus(gp, kGrunning, kGdead);
+  gp->m = nullptr;
+  gp->entry = nullptr;
+  gp->entry_arg = nullptr;
+  gp->waitreason = WaitReason::kZero;
+  if (mp->lockedg == gp) {
+    mp->lockedg = nullptr;
+    gp->lockedm = nullptr;
+    mp->locked_ext = 0;
+    if (!mp->is_m0) mp->exit_locked = true;
+  }
+  mp->curg = nullptr;
+  gfput(mp->p, gp);
+  if (mp->exit_locked) {
+    switchTo(mp, gp, &mp->g0, true);
+  } else {
+    gswitch(mp, gp, true);
+  }
+  fatal("goexit: dead goroutine %lld resumed", static_cast<long long>(gp->goid));
+}
+
+void goentry(void* arg) {
+  fiber_finish_first();
+  G* gp = static_cast<G*>(arg);
+  gp->entry(gp->entry_arg);
+  goexit1();
+}
+
+// Allocates a goroutine id from pp's batch.
+std::int64_t newgoid(P* pp) {
+  if (pp->goidcache == pp->goidcacheend) {
+    pp->goidcache = static_cast<std::uint64_t>(sched.goidgen.fetch_add(kGoidCacheBatch)) + 1;
+    pp->goidcacheend = pp->goidcache + kGoidCacheBatch;
+  }
+  return static_cast<std::int64_t>(pp->goidcache++);
+}
+
+// ---- stop the world (GOMAXPROCS changes) ----
+
+// Asks every running goroutine to yield at its next scheduling point (Go's preemptall).
+void preemptall() {
+  std::int32_t n = gomaxprocs_now.load();
+  for (std::int32_t i = 0; i < n; i++) {
+    P* pp = allp[i];
+    if (pp->status.load() != kPrunning) continue;
+    if (M* m = pp->m) {
+      if (G* g = m->curg) __atomic_store_n(&g->preempt, true, __ATOMIC_RELAXED);
+    }
+  }
+}
+
+void stopTheWorld(M* mp) {
+  {
+    LockGuard lock(sched.lock);
+    sched.stopwait = gomaxprocs_now.load();
+    sched.gcwaiting.store(true);
+    preemptall();
+    mp->p->status.store(kPgcstop);  // stop current P
+    sched.stopwait--;
+    while (P* pp = pidleget()) {  // stop idle Ps
+      pp->status.store(kPgcstop);
+      sched.stopwait--;
+    }
+  }
+  // Wait for the remaining Ps to stop voluntarily.
+  for (;;) {
+    {
+      LockGuard lock(sched.lock);
+      if (sched.stopwait == 0) break;
+    }
+    if (sched.stopnote.sleep_for(100'000)) break;
+    preemptall();
+  }
+  sched.stopnote.clear();
+  LockGuard lock(sched.lock);
+  if (sched.stopwait != 0) fatal("stopTheWorld: not stopped (stopwait=%d)", sched.stopwait);
+}
+
+// Changes the number of Ps (Go's procresize). The world is stopped (or not started yet).
+// Returns the list of Ps with local work that need an M.
+P* procresize(M* mp, std::int32_t nprocs) REQUIRES(sched.lock) {
+  std::int32_t old = gomaxprocs_now.load();
+  if (nprocs <= 0 || nprocs > kMaxGomaxprocs) fatal("procresize: invalid arg %d", nprocs);
+  log::info("procresize: GOMAXPROCS {} -> {}", old, nprocs);
+  for (std::int32_t i = 0; i < nprocs; i++) {
+    if (allp[i] == nullptr) {
+      allp[i] = new P;
+      allp[i]->id = i;
+    }
+    allp[i]->status.store(kPgcstop);
+  }
+  // Release resources from unused Ps: their Gs go to the global queue.
+  for (std::int32_t i = nprocs; i < old; i++) {
+    P* pp = allp[i];
+    bool inherit;
+    std::vector<G*> gs;
+    while (G* gp = runqget(pp, &inherit)) gs.push_back(gp);
+    for (auto it = gs.rbegin(); it != gs.rend(); ++it) globrunqputhead(*it);
+    gfpurge(pp);
+    pp->status.store(kPdead);
+  }
+  gomaxprocs_now.store(nprocs);
+  stealOrderReset(static_cast<std::uint32_t>(nprocs));
+  if (mp->p != nullptr && mp->p->id < nprocs) {
+    mp->p->status.store(kPrunning);  // continue to use the current P
+  } else {
+    if (mp->p != nullptr) mp->p->m = nullptr;
+    mp->p = nullptr;
+    allp[0]->m = nullptr;
+    allp[0]->status.store(kPidle);
+    acquirep(mp, allp[0]);
+  }
+  P* runnable = nullptr;
+  for (std::int32_t i = nprocs - 1; i >= 0; i--) {
+    P* pp = allp[i];
+    if (mp->p == pp) continue;
+    pp->status.store(kPidle);
+    if (runqempty(pp)) {
+      pidleput(pp);
+    } else {
+      pp->m = mget();
+      pp->link = runnable;
+      runnable = pp;
+    }
+  }
+  return runnable;
+}
+
+void startTheWorld(M* mp) {
+  P* runnable;
+  {
+    LockGuard lock(sched.lock);
+    runnable = procresize(mp, newprocs);
+    sched.gcwaiting.store(false);
+  }
+  while (P* pp = runnable) {
+    runnable = pp->link;
+    if (M* nmp = pp->m) {
+      pp->m = nullptr;
+      if (nmp->nextp != nullptr) fatal("startTheWorld: inconsistent m->nextp");
+      nmp->nextp = pp;
+      nmp->park.wakeup();
+    } else {
+      newm(pp, false);
+    }
+  }
+  wakep();
+}
+
+// ---- runtime start and stop ----
+
+void mainEntry(void* arg);
+
+struct MainArgs {
+  void (*entry)(void*, int*);
+  void* arg;
+};
+
+void shutdownRuntime(int status) {
+  LockGuard lock(sched.lock);
+  exit_status = status;
+  sched.shutdown.store(true);
+  while (M* mp = mget()) {
+    mp->nextp = nullptr;
+    mp->park.wakeup();
+  }
+  // Ms sleeping for their locked goroutine (stoplockedm) hold no place in midle.
+  for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
+    if (mp->parked_locked) {
+      mp->parked_locked = false;
+      mp->park.wakeup();
+    }
+  }
+}
+
+void mainEntry(void* arg) {
+  auto* ma = static_cast<MainArgs*>(arg);
+  int status = 0;
+  ma->entry(ma->arg, &status);
+  shutdownRuntime(status);
+}
+
+void resetState() {
+  sched.~Sched();
+  new (&sched) Sched();
+  for (auto& pp : allp) {
+    delete pp;
+    pp = nullptr;
+  }
+  gomaxprocs_now.store(0);
+  for (G* gp : allgs) {
+    fiber_destroy(gp);
+    delete gp;
+  }
+  allgs.clear();
+  allglen_.store(0);
+  main_started = false;
+  newprocs = 0;
+  exit_status = 0;
+}
+
+}  // namespace
+
+// ---- internal API (proc.h) ----
+
+M* getm() {
+  M* mp = tls_m;
+  asm volatile("" ::: "memory");
+  return mp;
+}
+
+void acquirem() {
+  if (M* mp = getm()) mp->locks++;
+}
+
+void releasem() {
+  if (M* mp = getm()) mp->locks--;
+}
+
+void casgstatus(G* gp, std::uint32_t from, std::uint32_t to) {
+  // Only the G's current owner changes its status (runtime2.h), so a checked store is
+  // enough: unlike Go there is no concurrent scanner setting a _Gscan bit.
+  std::uint32_t cur = gp->atomicstatus.load(std::memory_order_relaxed);
+  if (cur == from) {
+    gp->atomicstatus.store(to, std::memory_order_release);
+  } else {
+    fatal("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)",
+          static_cast<long long>(gp->goid), gstatus_name(from), gstatus_name(to),
+          gstatus_name(cur));
+  }
+}
+
+void globrunqput(G* gp) {
+  gp->schedlink = nullptr;
+  if (sched.runqtail != nullptr) {
+    sched.runqtail->schedlink = gp;
+  } else {
+    sched.runqhead = gp;
+  }
+  sched.runqtail = gp;
+  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+}
+
+void globrunqputbatch(G* head, G* tail, std::int32_t n) {
+  tail->schedlink = nullptr;
+  if (sched.runqtail != nullptr) {
+    sched.runqtail->schedlink = head;
+  } else {
+    sched.runqhead = head;
+  }
+  sched.runqtail = tail;
+  sched.runqsize.fetch_add(n, std::memory_order_relaxed);
+}
+
+G* globrunqget(P* pp, std::int32_t max) {
+  std::int32_t size = sched.runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  std::int32_t n = size / gomaxprocs_now.load(std::memory_order_relaxed) + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > static_cast<std::int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
+  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
+  G* gp = sched.runqhead;
+  sched.runqhead = gp->schedlink;
+  for (n--; n > 0; n--) {
+    G* g1 = sched.runqhead;
+    sched.runqhead = g1->schedlink;
+    runqput(pp, g1, false);
+  }
+  if (sched.runqhead == nullptr) sched.runqtail = nullptr;
+  return gp;
+}
+
+std::uint32_t fastrand() {
+  // wyrand, per M.
+  M* mp = getm();
+  mp->fastrand += 0xa0761d6478bd642full;
+  __uint128_t r = static_cast<__uint128_t>(mp->fastrand) * (mp->fastrand ^ 0xe7037ed1a0b428dbull);
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(r >> 64) ^ static_cast<std::uint64_t>(r));
+}
+
+void wakep() {
+  // Be conservative about spinning threads: only start one if none exist already.
+  if (sched.npidle.load() == 0) return;
+  std::int32_t zero = 0;
+  if (sched.nmspinning.load() != 0 || !sched.nmspinning.compare_exchange_strong(zero, 1)) return;
+  startm(nullptr, true);
+}
+
+void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
+  M* mp = getm();
+  G* gp = mp ? mp->curg : nullptr;
+  if (gp == nullptr) outside_runtime("gopark");
+  if (mp->locks != 0) fatal("gopark: holding runtime locks");
+  gp->waitreason = reason;
+  gp->waitsince = nanotime();
+  markSwitching(gp);
+  casgstatus(gp, kGrunning, kGwaiting);
+  if (unlockf != nullptr && !unlockf(gp, arg)) {
+    casgstatus(gp, kGwaiting, kGrunning);
+    return;
+  }
+  mp->curg = nullptr;
+  gswitch(mp, gp, false);
+}
+
+void goready(G* gp) {
+  M* mp = getm();
+  if (mp == nullptr || mp->p == nullptr) outside_runtime("goready");
+  casgstatus(gp, kGwaiting, kGrunnable);
+  runqput(mp->p, gp, true);
+  wakep();
+}
+
+std::int64_t allglen() { return allglen_.load(std::memory_order_acquire); }
+
+G* allg_at(std::int64_t i) {
+  LockGuard lock(allglock);
+  return allgs[static_cast<std::size_t>(i)];
+}
+
+bool runtime_running() { return running.load(std::memory_order_acquire); }
+
+const char* gstatus_name(std::uint32_t s) {
+  switch (s) {
+    case kGidle: return "idle";
+    case kGrunnable: return "runnable";
+    case kGrunning: return "running";
+    case kGsyscall: return "syscall";
+    case kGwaiting: return "waiting";
+    case kGdead: return "dead";
+    default: return "???";
+  }
+}
+
+const char* wait_reason_string(WaitReason r) {
+  switch (r) {
+    case WaitReason::kZero: return "";
+    case WaitReason::kLockOSThreadHandoff: return "lockOSThread handoff";
+    case WaitReason::kTestPark: return "test park";
+  }
+  return "";
+}
+
+}  // namespace urgent::rt
+
+// ---- public API ----
+
+namespace urgent {
+
+using namespace rt;
+
+namespace detail {
+
+struct NewG : G {};
+
+NewG* newproc_begin(std::size_t size, std::size_t align, void** storage) {
+  M* mp = getm();
+  if (mp == nullptr || mp->curg == nullptr) outside_runtime("urgent::go");
+  if (size > stack_size() / 4) {
+    fatal("urgent::go: callable of %zu bytes does not fit a %zu-byte goroutine stack", size,
+          stack_size());
+  }
+  G* gp = gfget(mp->p);
+  if (gp == nullptr) gp = malg();
+  std::uintptr_t top = (gp->stack_hi - size) & ~(static_cast<std::uintptr_t>(align) - 1);
+  *storage = reinterpret_cast<void*>(top);
+  gp->entry_arg = *storage;
+  return static_cast<NewG*>(gp);
+}
+
+void newproc_end(NewG* g, void (*invoke)(void*)) {
+  G* gp = g;
+  M* mp = getm();
+  P* pp = mp->p;
+  gp->entry = invoke;
+  gp->ctx = arch::make_context(gp->entry_arg, &goentry, gp);
+  gp->goid = newgoid(pp);
+  gp->parent_goid = mp->curg ? mp->curg->goid : 0;
+  gp->saved_errno = 0;
+  gp->preempt = false;
+  gp->asan_fake_stack = nullptr;
+  casgstatus(gp, kGdead, kGrunnable);
+  sched.goroutines_created.fetch_add(1, std::memory_order_relaxed);
+  runqput(pp, gp, true);
+  if (main_started) wakep();
+}
+
+void newproc_abort(NewG* g) {
+  M* mp = getm();
+  gfput(mp->p, g);
+}
+
+int run_main(void (*entry)(void*, int*), void* arg) {
+  bool expected = false;
+  if (!running.compare_exchange_strong(expected, true)) {
+    fatal("urgent::run: the runtime is already running in this process");
+  }
+  Config cfg = read_config();
+  log::set_level(cfg.log_level);
+  stackinit(cfg.stack_size);
+  panic_init();
+  signal_init();
+
+  m0 = new M;
+  m0->is_m0 = true;
+  m0->fastrand = 0x853c49e6748fea9bull;
+  minit(m0);
+  {
+    LockGuard lock(sched.lock);
+    m0->id = sched.mnext++;
+    sched.allm.store(m0);
+    P* runnable = procresize(m0, cfg.gomaxprocs);
+    if (runnable != nullptr) fatal("schedinit: unexpected runnable P");
+  }
+  log::debug("runtime started: GOMAXPROCS={} stack={} bytes", cfg.gomaxprocs, cfg.stack_size);
+
+  // Goroutine 1 runs main. (newproc needs a running goroutine; set it up by hand.)
+  MainArgs ma{entry, arg};
+  {
+    G* gp = malg();
+    gp->entry = &mainEntry;
+    gp->entry_arg = &ma;
+    gp->ctx = arch::make_context(reinterpret_cast<void*>(gp->stack_hi), &goentry, gp);
+    gp->goid = newgoid(m0->p);
+    casgstatus(gp, kGdead, kGrunnable);
+    sched.goroutines_created.fetch_add(1, std::memory_order_relaxed);
+    runqput(m0->p, gp, true);
+  }
+  main_started = true;
+
+  int saved_errno = errno;
+  mloop(m0);
+  errno = saved_errno;
+
+  // Every other M leaves its loop at its next scheduling point. Once all have, every
+  // pthread_create has returned (creators are Ms), so every M's thread handle is valid.
+  for (;;) {
+    bool all = true;
+    {
+      LockGuard lock(sched.lock);
+      for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
+        if (mp != m0 && !mp->exited) all = false;
+      }
+    }
+    if (all) break;
+    usleep(50);
+  }
+  for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
+    if (mp != m0) pthread_join(mp->thread, nullptr);
+  }
+  int status;
+  {
+    LockGuard lock(sched.lock);
+    status = exit_status;
+  }
+  munit(m0);
+  for (M* mp = sched.allm.load(); mp != nullptr;) {
+    M* next = mp->alllink;
+    delete mp;
+    mp = next;
+  }
+  m0 = nullptr;
+  signal_fini();
+  panic_fini();
+  resetState();
+  stackfini();
+  running.store(false, std::memory_order_release);
+  return status;
+}
+
+}  // namespace detail
+
+void gosched() {
+  M* mp = getm();
+  G* gp = mp ? mp->curg : nullptr;
+  if (gp == nullptr) outside_runtime("urgent::gosched");
+  markSwitching(gp);
+  casgstatus(gp, kGrunning, kGrunnable);
+  mp->curg = nullptr;
+  gp->m = nullptr;
+  // Go's goschedImpl puts gp on the global queue and calls schedule(). findRunnable's first
+  // steps look at the global queue under the same lock, so do them in this critical section
+  // (same choice, one lock round trip fewer) unless the slow path is needed anyway.
+  G* next = nullptr;
+  {
+    LockGuard lock(sched.lock);
+    globrunqput(gp);
+    if (mp->lockedg == nullptr && !sched.gcwaiting.load(std::memory_order_relaxed) &&
+        !sched.shutdown.load(std::memory_order_relaxed)) {
+      next = globrunqgetFair(mp->p);
+    }
+  }
+  if (next != nullptr) {
+    switchToNext(mp, gp, next, false, false);
+  } else {
+    gswitch(mp, gp, false);
+  }
+}
+
+int gomaxprocs(int n) {
+  M* mp = getm();
+  if (mp == nullptr || mp->curg == nullptr) {
+    if (n > 0) outside_runtime("urgent::gomaxprocs");
+    return runtime_running() ? gomaxprocs_now.load() : read_config().gomaxprocs;
+  }
+  int ret = gomaxprocs_now.load();
+  if (n <= 0 || n == ret) return ret;
+  if (n > kMaxGomaxprocs) n = kMaxGomaxprocs;
+  acquirem();  // the world-stopper must not be descheduled
+  stopTheWorld(mp);
+  {
+    LockGuard lock(sched.lock);
+    newprocs = n;
+  }
+  startTheWorld(mp);
+  releasem();
+  return ret;
+}
+
+int num_goroutine() {
+  std::int64_t n = allglen() - sched.gfree_n.load(std::memory_order_relaxed);
+  for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
+    n -= allp[i]->gfree_n.load(std::memory_order_relaxed);
+  }
+  return n < 1 ? (runtime_running() ? 1 : 0) : static_cast<int>(n);
+}
+
+int num_cpu() { return getproccount(); }
+
+void lock_os_thread() {
+  M* mp = getm();
+  G* gp = mp ? mp->curg : nullptr;
+  if (gp == nullptr) outside_runtime("urgent::lock_os_thread");
+  if (++mp->locked_ext == 0) fatal("LockOSThread nesting overflow");
+  mp->lockedg = gp;
+  gp->lockedm = mp;
+}
+
+void unlock_os_thread() {
+  M* mp = getm();
+  G* gp = mp ? mp->curg : nullptr;
+  if (gp == nullptr) outside_runtime("urgent::unlock_os_thread");
+  if (mp->locked_ext == 0) return;
+  if (--mp->locked_ext == 0) {
+    mp->lockedg = nullptr;
+    gp->lockedm = nullptr;
+  }
+}
+
+SchedStats sched_stats() {
+  SchedStats s;
+  if (!runtime_running()) return s;
+  s.goroutines_created = sched.goroutines_created.load(std::memory_order_relaxed);
+  s.threads_created = sched.threads_created.load(std::memory_order_relaxed);
+  for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
+    s.steals += allp[i]->steals.load(std::memory_order_relaxed);
+    s.stolen_goroutines += allp[i]->stolen.load(std::memory_order_relaxed);
+    s.runq_overflows += allp[i]->runqputslow_n.load(std::memory_order_relaxed);
+  }
+  s.gomaxprocs = gomaxprocs_now.load();
+  s.idle_procs = sched.npidle.load();
+  s.spinning_threads = sched.nmspinning.load();
+  s.global_runq = sched.runqsize.load();
+  return s;
+}
+
+namespace debug {
+
+std::int64_t goid() {
+  G* gp = getg();
+  return gp ? gp->goid : 0;
+}
+
+int current_p() {
+  M* mp = getm();
+  return mp && mp->curg && mp->p ? mp->p->id : -1;
+}
+
+std::int64_t current_m() {
+  M* mp = getm();
+  return mp ? mp->id : -1;
+}
+
+}  // namespace debug
+}  // namespace urgent

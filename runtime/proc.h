@@ -1,0 +1,70 @@
+// runtime/proc.h: the scheduler's internal interface (proc.cc), shared by the other runtime
+// files and by the white-box tests.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime2.h"
+
+#if defined(__clang__)
+#define URGENT_NOIPA __attribute__((noinline))
+#else
+// noipa: GCC must not infer the function is pure and reuse its result across a switch.
+#define URGENT_NOIPA __attribute__((noinline, noipa))
+#endif
+
+namespace urgent::rt {
+
+extern Sched sched;
+// allp[0..gomaxprocs) are the live Ps; slots are filled once and never freed while running.
+extern P* allp[kMaxGomaxprocs];
+extern std::atomic<std::int32_t> gomaxprocs_now;
+
+// The M of the calling thread, or null for threads the runtime did not adopt. Never cache
+// the result across anything that can switch goroutines: the goroutine may resume on
+// another thread (see HACKING.md).
+URGENT_NOIPA M* getm();
+
+// The running goroutine, or null on g0 / outside the runtime.
+inline G* getg() {
+  M* mp = getm();
+  return mp ? mp->curg : nullptr;
+}
+
+// Disable/enable preemption of the calling M (Go's acquirem/releasem): counts in m->locks.
+void acquirem();
+void releasem();
+
+// Moves gp from `from` to `to` (Go's name kept; a checked store, since only the owner of
+// a G changes its status); any other current status is a fatal error.
+void casgstatus(G* gp, std::uint32_t from, std::uint32_t to);
+
+// Parks the running goroutine (Go's gopark). After its status is kGwaiting, unlockf(gp,
+// arg) runs (if given); if it returns false the goroutine keeps running instead.
+using UnlockFn = bool (*)(G* gp, void* arg);
+void gopark(UnlockFn unlockf, void* arg, WaitReason reason);
+
+// Makes a parked goroutine runnable in the caller's runnext (Go's goready), waking an idle
+// P if there is one. Must be called from a goroutine or with a P.
+void goready(G* gp);
+
+// Wakes an idle P with a spinning M if there is an idle P and nobody spins (Go's wakep).
+void wakep();
+
+// The global run queue (caller holds sched.lock).
+void globrunqput(G* gp) REQUIRES(sched.lock);
+void globrunqputbatch(G* head, G* tail, std::int32_t n) REQUIRES(sched.lock);
+G* globrunqget(P* pp, std::int32_t max) REQUIRES(sched.lock);
+
+// A fast pseudo-random number for the calling M (Go's cheaprand).
+std::uint32_t fastrand();
+
+// For goroutine dumps: the goroutines ever allocated in this run (dead ones included).
+std::int64_t allglen();
+G* allg_at(std::int64_t i);
+
+// True between urgent::run's start and its return.
+bool runtime_running();
+
+}  // namespace urgent::rt

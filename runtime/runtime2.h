@@ -1,0 +1,179 @@
+// runtime/runtime2.h: the scheduler's types, like Go's runtime2.go.
+//
+// G: a goroutine.  M: an OS thread that runs Gs.  P: a processor, the right to run Go
+// code; GOMAXPROCS of them. An M must hold a P to run a G. Every field says who owns it:
+//   [own]    only the owner writes (the M running the G, the M holding the P)
+//   [sched]  guarded by sched.lock
+//   [atomic] any thread, with atomics (the comment says which order matters)
+//   [const]  written once before the object is published
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "context.h"
+#include "lock.h"
+#include "tsa.h"
+
+namespace urgent::rt {
+
+struct G;
+struct M;
+struct P;
+
+// ---- G status (Go's _G* values, same numbers) ----
+// A G's status is changed with casgstatus only; the transitions are the ones in Go.
+enum GStatus : std::uint32_t {
+  kGidle = 0,      // just allocated, not yet initialized
+  kGrunnable = 1,  // on a run queue (or about to be); not executing; owned by the queue
+  kGrunning = 2,   // executing user code on an M with a P; owned by that M
+  kGsyscall = 3,   // in a system call on an M (issue: syscalls); owned by that M
+  kGwaiting = 4,   // parked (gopark); owned by whoever will ready it
+  kGdead = 6,      // exited or not yet started; on a free list, owned by its P or sched
+};
+
+const char* gstatus_name(std::uint32_t s);
+
+// Why a G is waiting (Go's waitReason; the string is what a goroutine dump prints).
+enum class WaitReason : std::uint8_t {
+  kZero,
+  kLockOSThreadHandoff,  // locked G waiting for its M
+  kTestPark,             // the runtime's own tests
+};
+
+const char* wait_reason_string(WaitReason r);
+
+// ---- P status (Go's _P* values) ----
+enum PStatus : std::uint32_t {
+  kPidle = 0,     // on sched.pidle, no M; its run queue is empty
+  kPrunning = 1,  // owned by an M (p->m), which runs Gs or the scheduler on it
+  kPsyscall = 2,  // its M is in a system call (issue: syscalls)
+  kPgcstop = 3,   // stopped for stop-the-world (GOMAXPROCS change); owned by the stopper
+  kPdead = 4,     // beyond GOMAXPROCS; unused until procresize brings it back
+};
+
+// Size of a P's local run queue (Go: len(p.runq)).
+inline constexpr std::uint32_t kRunqSize = 256;
+
+// The most Ps urgent supports (a GOMAXPROCS above this is clamped, with a warning).
+inline constexpr int kMaxGomaxprocs = 1024;
+
+// A goroutine.
+struct G {
+  // [own] Saved context while suspended. Protocol: the G stores nullptr here *before* it
+  // publishes itself (run queue, free list); urgent_ctx_switch stores the real sp as its
+  // last act on this stack. Whoever resumes or reuses the G waits for a non-null sp.
+  arch::Context ctx;
+  std::uintptr_t stack_lo = 0;  // [const] lowest usable byte of the stack
+  std::uintptr_t stack_hi = 0;  // [const] one past the highest
+  std::atomic<std::uint32_t> atomicstatus{kGidle};  // [atomic] GStatus, via casgstatus
+  std::int64_t goid = 0;                            // [own] set at creation
+  G* schedlink = nullptr;      // [queue] link in the global run queue or a free list
+  M* m = nullptr;              // [own] the M running it, while running
+  M* lockedm = nullptr;        // [own] lock_os_thread: the M this G is wired to
+  void (*entry)(void*) = nullptr;  // [own] the goroutine's function (type-erased)
+  void* entry_arg = nullptr;       // [own] its storage, at the top of the stack
+  std::int64_t parent_goid = 0;    // [own] who created it (for dumps)
+  std::int64_t waitsince = 0;      // [own] nanotime when it started waiting
+  WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
+  bool preempt = false;        // [atomic-ish] cooperative preemption request
+  int saved_errno = 0;         // [own] errno of the goroutine while switched out
+  void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
+  void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
+};
+
+// One-word check used by the asm and the ready/reuse protocol (see G::ctx).
+static_assert(offsetof(G, ctx) == 0, "G::ctx is the first field");
+
+// An OS thread.
+struct M {
+  std::int64_t id = 0;             // [const]
+  G g0;                            // [own] the scheduler context on the thread's own stack
+  G* curg = nullptr;               // [own] the G running on this M, or null on g0
+  P* p = nullptr;                  // [own] the attached P
+  P* nextp = nullptr;              // [sched] P to acquire when woken (startm)
+  bool spinning = false;           // [own] looking for work; counted in sched.nmspinning
+  bool is_m0 = false;              // [const] the thread that called urgent::run
+  int locks = 0;                   // [own] >0: holds a runtime lock; no preemption
+  G* lockedg = nullptr;            // [own] lock_os_thread: the G wired to this M
+  std::uint32_t locked_ext = 0;    // [own] lock_os_thread nesting count
+  G* pending = nullptr;            // [own] a G that g0 must hand to its locked M
+  M* schedlink = nullptr;          // [sched] link in sched.midle
+  M* alllink = nullptr;            // [const] link in sched.allm
+  Note park;                       // sleeps here when idle (stopm)
+  int* errno_ptr = nullptr;        // [const] the thread's errno, saved/restored per G
+  pid_t tid = 0;                   // [const] kernel thread id
+  pthread_t thread{};              // [const]
+  std::uint64_t fastrand = 0;      // [own] wyrand state
+  void* sigaltstack_mem = nullptr;  // [own] signal stack (SIGSEGV handler)
+  std::size_t sigaltstack_size = 0;
+  bool exit_locked = false;        // [own] its locked G exited: the thread exits too
+  bool parked_locked = false;      // [sched] asleep in stoplockedm, waiting for its G
+  bool exited = false;             // [sched] left its scheduler loop; join it at shutdown
+};
+
+// The local run queue of a P: Go's lock-free ring. The owner pushes at tail; the owner and
+// thieves consume at head with CAS. Slots are atomics accessed relaxed: a thief may read a
+// slot the owner is overwriting, but then its CAS on head fails and it discards what it read.
+struct RunQueue {
+  alignas(64) std::atomic<std::uint32_t> head{0};  // [atomic] consumers: load-acquire, CAS-release
+  std::atomic<std::uint32_t> tail{0};  // [atomic] written only by the owner, store-release
+  std::atomic<G*> slots[kRunqSize];    // [atomic] relaxed; ordered by head/tail
+};
+
+// A processor.
+struct alignas(64) P {
+  std::int32_t id = 0;                             // [const]
+  std::atomic<std::uint32_t> status{kPgcstop};     // [atomic] PStatus
+  P* link = nullptr;                               // [sched] link in sched.pidle
+  M* m = nullptr;                                  // [own] back link to the M holding it
+  std::uint32_t schedtick = 0;                     // [own] incremented on every schedule
+  std::uint64_t goidcache = 0, goidcacheend = 0;   // [own] batch of goroutine ids
+  std::atomic<G*> runnext{nullptr};  // [atomic] next G to run, ahead of runq; inherits time
+  RunQueue runq;
+  G* gfree = nullptr;                        // [own] dead Gs with stacks, for reuse
+  std::atomic<std::int32_t> gfree_n{0};      // [own, read racily by num_goroutine]
+  // Counters, [own] writes, read racily by sched_stats().
+  std::atomic<std::uint64_t> steals{0};          // successful steal operations by this P
+  std::atomic<std::uint64_t> stolen{0};          // Gs this P took from others
+  std::atomic<std::uint64_t> runqputslow_n{0};   // overflows to the global queue
+};
+
+// The global scheduler state (Go's schedt).
+struct Sched {
+  Mutex lock;
+  // Idle Ms.
+  M* midle GUARDED_BY(lock) = nullptr;
+  std::int32_t nmidle GUARDED_BY(lock) = 0;
+  std::int64_t mnext GUARDED_BY(lock) = 0;     // next M id
+  std::int32_t maxmcount GUARDED_BY(lock) = 10000;
+  std::atomic<M*> allm{nullptr};               // every M ever created in this run
+  // Idle Ps.
+  P* pidle GUARDED_BY(lock) = nullptr;
+  std::atomic<std::int32_t> npidle{0};
+  std::atomic<std::int32_t> nmspinning{0};     // Ms looking for work
+  // Global run queue.
+  G* runqhead GUARDED_BY(lock) = nullptr;
+  G* runqtail GUARDED_BY(lock) = nullptr;
+  std::atomic<std::int32_t> runqsize{0};       // [sched] writes; read racily as a hint
+  // Global free list of dead Gs (Go's sched.gFree).
+  Mutex gflock;
+  G* gfree GUARDED_BY(gflock) = nullptr;
+  std::atomic<std::int32_t> gfree_n{0};
+  // Goroutine ids are handed to Ps in batches (Go's goidgen / _GoidCacheBatch).
+  std::atomic<std::int64_t> goidgen{0};
+  // Stop-the-world (GOMAXPROCS changes).
+  std::atomic<bool> gcwaiting{false};
+  std::int32_t stopwait GUARDED_BY(lock) = 0;
+  Note stopnote;
+  // Shutdown: main returned; every M leaves its scheduler loop.
+  std::atomic<bool> shutdown{false};
+  // Counters.
+  std::atomic<std::uint64_t> threads_created{0};
+  std::atomic<std::uint64_t> goroutines_created{0};
+};
+
+}  // namespace urgent::rt

@@ -1,0 +1,97 @@
+// runtime/sanitizer.h: telling AddressSanitizer and ThreadSanitizer about stack switches.
+//
+// Every switch from one stack to another is bracketed: fiber_start(from, to) just before
+// urgent_ctx_switch, fiber_finish(self) just after it returns on the resumed stack. A
+// goroutine that exits passes `exiting` so ASan frees its fake stack.
+#pragma once
+
+#include <cstddef>
+
+#include "runtime2.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define URGENT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define URGENT_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define URGENT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define URGENT_TSAN 1
+#endif
+#endif
+
+#if defined(URGENT_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(URGENT_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace urgent::rt {
+
+inline void fiber_start(G* from, G* to, bool exiting) {
+#if defined(URGENT_ASAN)
+  __sanitizer_start_switch_fiber(exiting ? nullptr : &from->asan_fake_stack,
+                                 reinterpret_cast<const void*>(to->stack_lo),
+                                 to->stack_hi - to->stack_lo);
+#endif
+#if defined(URGENT_TSAN)
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+  (void)from;
+  (void)to;
+  (void)exiting;
+}
+
+inline void fiber_finish(G* self) {
+#if defined(URGENT_ASAN)
+  __sanitizer_finish_switch_fiber(self->asan_fake_stack, nullptr, nullptr);
+#endif
+  (void)self;
+}
+
+// First thing a new goroutine does on its fresh stack.
+inline void fiber_finish_first() {
+#if defined(URGENT_ASAN)
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+}
+
+// A reused stack may carry poison from the frames of its previous goroutine's exit path,
+// which never returned.
+inline void fiber_reset_stack(G* gp) {
+#if defined(URGENT_ASAN)
+  __asan_unpoison_memory_region(reinterpret_cast<void*>(gp->stack_lo),
+                                gp->stack_hi - gp->stack_lo);
+#endif
+  (void)gp;
+}
+
+inline void fiber_create(G* gp) {
+#if defined(URGENT_TSAN)
+  gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  (void)gp;
+}
+
+inline void fiber_adopt_thread(G* g0) {
+#if defined(URGENT_TSAN)
+  g0->tsan_fiber = __tsan_get_current_fiber();
+#endif
+  (void)g0;
+}
+
+inline void fiber_destroy(G* gp) {
+#if defined(URGENT_TSAN)
+  if (gp->tsan_fiber) __tsan_destroy_fiber(gp->tsan_fiber);
+#endif
+  (void)gp;
+}
+
+}  // namespace urgent::rt

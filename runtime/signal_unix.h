@@ -1,0 +1,18 @@
+// runtime/signal_unix.h: the runtime's signal handling (Go's signal_unix.go).
+//
+// Now: SIGSEGV/SIGBUS, to turn a hit on a goroutine's guard page into `fatal error: stack
+// overflow` (a handler on a per-M sigaltstack, since the faulting stack is exhausted).
+// Faults elsewhere go to the handler that was installed before urgent::run (for example
+// AddressSanitizer's); with none, urgent reports them Go-style and exits with status 2.
+#pragma once
+
+namespace urgent::rt {
+
+struct M;
+
+void signal_init();        // install handlers (urgent::run start)
+void signal_fini();        // restore the previous handlers (urgent::run end)
+void signal_minit(M* mp);  // per thread: sigaltstack, signal mask
+void signal_unminit(M* mp);
+
+}  // namespace urgent::rt

@@ -1,0 +1,38 @@
+// runtime/stack.h: goroutine stacks.
+//
+// Invariants:
+// - A stack is `size` usable bytes above one guard page that faults on access. Stacks are
+//   carved out of 16 MiB chunks mapped MAP_NORESERVE, so memory is committed only when a
+//   goroutine touches it. Guard pages are installed with madvise(MADV_GUARD_INSTALL)
+//   (Linux 6.13+), which does not split the mapping: a million stacks cost ~16k VMAs,
+//   well under vm.max_map_count. On older kernels guards fall back to mprotect, two VMAs a
+//   stack; the allocator then raises vm.max_map_count when it can (root) and otherwise
+//   fails with a fatal error naming the sysctl, never a silent ENOMEM.
+// - A stack stays attached to its G for life; dead Gs (with their stacks) are cached per P
+//   and globally (proc.cc's gfput/gfget), so steady-state spawning maps nothing.
+// - All chunks are unmapped when urgent::run returns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace urgent::rt {
+
+struct Stack {
+  std::uintptr_t lo;  // lowest usable byte; the guard page is just below
+  std::uintptr_t hi;  // one past the highest usable byte
+};
+
+// Prepares the allocator for stacks of `size` usable bytes (a multiple of the page size).
+void stackinit(std::size_t size);
+// Unmaps every chunk (the runtime is stopping; no goroutine stack is in use).
+void stackfini();
+Stack stackalloc();
+std::size_t stack_size();
+std::size_t stack_guard_size();
+// True if addr lies in the guard page of some goroutine stack (async-signal-safe).
+bool stack_guard_contains(std::uintptr_t addr);
+// True if guards are MADV_GUARD_INSTALL regions (false: the mprotect fallback).
+bool stack_guard_madvise();
+
+}  // namespace urgent::rt

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# scripts/run-tests.sh BUILD_DIR: runs every test suite of `make test` and ends with one
+# summary line, `tests: N passed, N failed, N skipped`; exits non-zero if anything failed.
+set -uo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/.."
+passed=0 failed=0 skipped=0
+
+# GoogleTest suites: their own last line is the same summary; add it up.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$build/bin/urgent-tests" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+if line=$(grep -E '^gtest: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1); then
+  read -r p f s < <(sed -E 's/^gtest: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+fi
+[[ $status -eq 0 ]] || { [[ $failed -gt 0 ]] || failed=$((failed + 1)); }
+
+# Script-level tests (install + pkg-config, tools' error handling).
+for t in tests/scripts/*.sh; do
+  [[ -e $t ]] || continue
+  if BUILD="$build" bash "$t"; then
+    echo "[  SCRIPT OK ] $t"; passed=$((passed + 1))
+  else
+    echo "[ SCRIPT FAIL ] $t"; failed=$((failed + 1))
+  fi
+done
+
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
