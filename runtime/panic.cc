@@ -12,8 +12,16 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <vector>
 
 #include <atomic>
 #include <cstdarg>
@@ -52,11 +60,90 @@ void print_created_by(const G* gp) {
   if (gp->parent_goid != 0) printf_raw("created by goroutine %lld\n", static_cast<long long>(gp->parent_goid));
 }
 
+// Function symbols of the executable's .symtab, for frames dladdr cannot name (functions
+// with internal linkage are not in the dynamic symbol table). Loaded on first use; the
+// panic path may allocate.
+struct ExeSymbol {
+  std::uintptr_t start, size;
+  std::string name;
+};
+
+const std::vector<ExeSymbol>& exe_symbols() {
+  static std::vector<ExeSymbol> syms = [] {
+    std::vector<ExeSymbol> out;
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    struct stat st;
+    void* map = fstat(fd, &st) == 0 ? mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+                                     : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) return out;
+    auto* base = static_cast<const char*>(map);
+    auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
+    if (st.st_size < static_cast<off_t>(sizeof *eh) || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
+      munmap(map, st.st_size);
+      return out;
+    }
+    auto* sh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff);
+    for (int i = 0; i < eh->e_shnum; i++) {
+      if (sh[i].sh_type != SHT_SYMTAB) continue;
+      auto* sym = reinterpret_cast<const Elf64_Sym*>(base + sh[i].sh_offset);
+      const char* names = base + sh[sh[i].sh_link].sh_offset;
+      for (std::size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); k++) {
+        if (ELF64_ST_TYPE(sym[k].st_info) == STT_FUNC && sym[k].st_value != 0) {
+          out.push_back({sym[k].st_value, sym[k].st_size, names + sym[k].st_name});
+        }
+      }
+    }
+    munmap(map, st.st_size);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.start < b.start; });
+    return out;
+  }();
+  return syms;
+}
+
+// Load base (as dladdr reports it) and load bias of the main executable.
+int find_exe(dl_phdr_info* info, std::size_t, void* out) {
+  // The first object dl_iterate_phdr reports is the executable.
+  *static_cast<std::uintptr_t*>(out) = info->dlpi_addr;
+  return 1;
+}
+
+std::uintptr_t exe_load_bias() {
+  static std::uintptr_t bias = [] {
+    std::uintptr_t b = 0;
+    dl_iterate_phdr(find_exe, &b);
+    return b;
+  }();
+  return bias;
+}
+
+const void* main_exe_base() {
+  static const void* fbase = [] {
+    Dl_info info;
+    std::memset(&info, 0, sizeof info);
+    dladdr(reinterpret_cast<void*>(&exe_load_bias), &info);
+    return info.dli_fbase;
+  }();
+  return fbase;
+}
+
+// The executable's function containing link-time address `addr`, or null.
+const char* exe_symbol_at(std::uintptr_t addr) {
+  const auto& syms = exe_symbols();
+  auto it = std::upper_bound(syms.begin(), syms.end(), addr,
+                             [](std::uintptr_t a, const ExeSymbol& s) { return a < s.start; });
+  if (it == syms.begin()) return nullptr;
+  --it;
+  return addr < it->start + std::max<std::uintptr_t>(it->size, 1) ? it->name.c_str() : nullptr;
+}
+
 // Index of the first frame after the C++ runtime's throw machinery, or -1.
 int first_frame_after_throw(void* const* pcs, int n) {
   for (int i = n - 1; i >= 0; i--) {
     Dl_info info;
-    if (dladdr(pcs[i], &info) != 0 && info.dli_sname != nullptr &&
+    // pcs are return addresses: look up the call instruction, in case it ends a function.
+    if (dladdr(static_cast<char*>(pcs[i]) - 1, &info) != 0 && info.dli_sname != nullptr &&
         (std::strcmp(info.dli_sname, "__cxa_throw") == 0 ||
          std::strcmp(info.dli_sname, "__cxa_rethrow") == 0)) {
       return i + 1;
@@ -76,15 +163,19 @@ void print_frames(void* const* pcs, int n, bool async_signal_safe) {
     Dl_info info;
     std::memset(&info, 0, sizeof info);
     dladdr(pc, &info);
+    auto base = reinterpret_cast<std::uintptr_t>(info.dli_fbase);
+    const char* sym = info.dli_sname;
+    if (sym == nullptr && info.dli_fbase == main_exe_base()) {
+      sym = exe_symbol_at(reinterpret_cast<std::uintptr_t>(pc) - exe_load_bias());
+    }
     std::string name = "??";
-    if (info.dli_sname != nullptr) {
+    if (sym != nullptr) {
       int status = 0;
-      char* dem = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-      name = status == 0 && dem != nullptr ? dem : info.dli_sname;
+      char* dem = abi::__cxa_demangle(sym, nullptr, nullptr, &status);
+      name = status == 0 && dem != nullptr ? dem : sym;
       std::free(dem);
       if (name.find('(') == std::string::npos) name += "()";
     }
-    auto base = reinterpret_cast<std::uintptr_t>(info.dli_fbase);
     auto off = reinterpret_cast<std::uintptr_t>(pcs[i]) - base;
     printf_raw("%s\n\t%s +%#lx\n", name.c_str(), info.dli_fname ? info.dli_fname : "?",
                static_cast<unsigned long>(off));

@@ -126,14 +126,14 @@ void pidleput(P* pp) REQUIRES(sched.lock) {
   if (!runqempty(pp)) fatal("pidleput: P has non-empty run queue");
   pp->link = sched.pidle;
   sched.pidle = pp;
-  sched.npidle.fetch_add(1);
+  owner_add<std::int32_t>(sched.npidle, 1);
 }
 
 P* pidleget() REQUIRES(sched.lock) {
   P* pp = sched.pidle;
   if (pp != nullptr) {
     sched.pidle = pp->link;
-    sched.npidle.fetch_sub(1);
+    owner_add<std::int32_t>(sched.npidle, -1);
   }
   return pp;
 }
@@ -360,7 +360,7 @@ void globrunqputhead(G* gp) REQUIRES(sched.lock) {
   gp->schedlink = sched.runqhead;
   sched.runqhead = gp;
   if (sched.runqtail == nullptr) sched.runqtail = gp;
-  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+  owner_add<std::int32_t>(sched.runqsize, 1);
 }
 
 // ---- G free lists ----
@@ -376,7 +376,7 @@ void gfput(P* pp, G* gp) {
       pp->gfree = g->schedlink;
       g->schedlink = sched.gfree;
       sched.gfree = g;
-      sched.gfree_n.fetch_add(1, std::memory_order_relaxed);
+      owner_add<std::int32_t>(sched.gfree_n, 1);
       n--;
     }
   }
@@ -390,7 +390,7 @@ G* gfget(P* pp) {
     while (n < kGfreeLocalKeep && sched.gfree != nullptr) {
       G* g = sched.gfree;
       sched.gfree = g->schedlink;
-      sched.gfree_n.fetch_sub(1, std::memory_order_relaxed);
+      owner_add<std::int32_t>(sched.gfree_n, -1);
       g->schedlink = pp->gfree;
       pp->gfree = g;
       n++;
@@ -400,7 +400,7 @@ G* gfget(P* pp) {
   G* gp = pp->gfree;
   if (gp == nullptr) return nullptr;
   pp->gfree = gp->schedlink;
-  pp->gfree_n.fetch_sub(1, std::memory_order_relaxed);
+  owner_add<std::int32_t>(pp->gfree_n, -1);  // [own]: only this P writes it
   waitSaved(gp);  // its previous life may still be switching off this stack
   fiber_reset_stack(gp);
   return gp;
@@ -413,11 +413,14 @@ void gfpurge(P* pp) {
     pp->gfree = g->schedlink;
     g->schedlink = sched.gfree;
     sched.gfree = g;
-    sched.gfree_n.fetch_add(1, std::memory_order_relaxed);
+    owner_add<std::int32_t>(sched.gfree_n, 1);
   }
   pp->gfree_n.store(0, std::memory_order_relaxed);
 }
 
+// Allocates a G with a stack. G structs come from the heap, densely packed: the run queues
+// and free lists walk them, and one TLB entry then covers dozens (a G at the top of its own
+// stack was measured slower: one page, hence one TLB miss, per G on every list walk).
 G* malg() {
   G* gp = new G;
   Stack st = stackalloc();
@@ -902,17 +905,10 @@ void releasem() {
   if (M* mp = getm()) mp->locks--;
 }
 
-void casgstatus(G* gp, std::uint32_t from, std::uint32_t to) {
-  // Only the G's current owner changes its status (runtime2.h), so a checked store is
-  // enough: unlike Go there is no concurrent scanner setting a _Gscan bit.
-  std::uint32_t cur = gp->atomicstatus.load(std::memory_order_relaxed);
-  if (cur == from) {
-    gp->atomicstatus.store(to, std::memory_order_release);
-  } else {
-    fatal("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)",
-          static_cast<long long>(gp->goid), gstatus_name(from), gstatus_name(to),
-          gstatus_name(cur));
-  }
+void badgstatus(G* gp, std::uint32_t from, std::uint32_t to, std::uint32_t cur) {
+  fatal("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)",
+        static_cast<long long>(gp->goid), gstatus_name(from), gstatus_name(to),
+        gstatus_name(cur));
 }
 
 void globrunqput(G* gp) {
@@ -923,7 +919,7 @@ void globrunqput(G* gp) {
     sched.runqhead = gp;
   }
   sched.runqtail = gp;
-  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+  owner_add<std::int32_t>(sched.runqsize, 1);
 }
 
 void globrunqputbatch(G* head, G* tail, std::int32_t n) {
@@ -934,17 +930,18 @@ void globrunqputbatch(G* head, G* tail, std::int32_t n) {
     sched.runqhead = head;
   }
   sched.runqtail = tail;
-  sched.runqsize.fetch_add(n, std::memory_order_relaxed);
+  owner_add<std::int32_t>(sched.runqsize, n);
 }
 
 G* globrunqget(P* pp, std::int32_t max) {
   std::int32_t size = sched.runqsize.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
-  std::int32_t n = size / gomaxprocs_now.load(std::memory_order_relaxed) + 1;
+  std::int32_t procs = gomaxprocs_now.load(std::memory_order_relaxed);
+  std::int32_t n = (procs == 1 ? size : size / procs) + 1;  // spare the division if we can
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > static_cast<std::int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
-  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
+  owner_add<std::int32_t>(sched.runqsize, -n);
   G* gp = sched.runqhead;
   sched.runqhead = gp->schedlink;
   for (n--; n > 0; n--) {
@@ -1066,7 +1063,7 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   gp->preempt = false;
   gp->asan_fake_stack = nullptr;
   casgstatus(gp, kGdead, kGrunnable);
-  sched.goroutines_created.fetch_add(1, std::memory_order_relaxed);
+  owner_add<std::uint64_t>(pp->goroutines_created, 1);
   runqput(pp, gp, true);
   if (main_started) wakep();
 }
@@ -1109,7 +1106,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     gp->ctx = arch::make_context(reinterpret_cast<void*>(gp->stack_hi), &goentry, gp);
     gp->goid = newgoid(m0->p);
     casgstatus(gp, kGdead, kGrunnable);
-    sched.goroutines_created.fetch_add(1, std::memory_order_relaxed);
+    m0->p->goroutines_created.store(1, std::memory_order_relaxed);
     runqput(m0->p, gp, true);
   }
   main_started = true;
@@ -1236,9 +1233,9 @@ void unlock_os_thread() {
 SchedStats sched_stats() {
   SchedStats s;
   if (!runtime_running()) return s;
-  s.goroutines_created = sched.goroutines_created.load(std::memory_order_relaxed);
   s.threads_created = sched.threads_created.load(std::memory_order_relaxed);
   for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
+    s.goroutines_created += allp[i]->goroutines_created.load(std::memory_order_relaxed);
     s.steals += allp[i]->steals.load(std::memory_order_relaxed);
     s.stolen_goroutines += allp[i]->stolen.load(std::memory_order_relaxed);
     s.runq_overflows += allp[i]->runqputslow_n.load(std::memory_order_relaxed);

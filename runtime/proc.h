@@ -36,9 +36,16 @@ inline G* getg() {
 void acquirem();
 void releasem();
 
-// Moves gp from `from` to `to` (Go's name kept; a checked store, since only the owner of
-// a G changes its status); any other current status is a fatal error.
-void casgstatus(G* gp, std::uint32_t from, std::uint32_t to);
+[[noreturn]] void badgstatus(G* gp, std::uint32_t from, std::uint32_t to, std::uint32_t cur);
+
+// Moves gp from `from` to `to`; any other current status is a fatal error. Go's name is
+// kept, but it is a checked store: only the current owner of a G changes its status
+// (runtime2.h), and unlike Go there is no concurrent scanner setting a _Gscan bit.
+inline void casgstatus(G* gp, std::uint32_t from, std::uint32_t to) {
+  std::uint32_t cur = gp->atomicstatus.load(std::memory_order_relaxed);
+  if (cur != from) [[unlikely]] badgstatus(gp, from, to, cur);
+  gp->atomicstatus.store(to, std::memory_order_release);
+}
 
 // Parks the running goroutine (Go's gopark). After its status is kGwaiting, unlockf(gp,
 // arg) runs (if given); if it returns false the goroutine keeps running instead.

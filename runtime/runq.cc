@@ -25,7 +25,7 @@ bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
   batch[n] = gp;
   for (std::uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
   batch[n]->schedlink = nullptr;
-  pp->runqputslow_n.fetch_add(1, kRelaxed);
+  owner_add<std::uint64_t>(pp->runqputslow_n, 1);
   LockGuard lock(sched.lock);
   globrunqputbatch(batch[0], batch[n], static_cast<std::int32_t>(n + 1));
   return true;
@@ -123,8 +123,8 @@ G* runqsteal(P* pp, P* p2, bool stealRunNextG) {
   std::uint32_t t = pp->runq.tail.load(kRelaxed);
   std::uint32_t n = runqgrab(p2, pp->runq.slots, t, stealRunNextG);
   if (n == 0) return nullptr;
-  pp->steals.fetch_add(1, kRelaxed);
-  pp->stolen.fetch_add(n, kRelaxed);
+  owner_add<std::uint64_t>(pp->steals, 1);
+  owner_add<std::uint64_t>(pp->stolen, n);
   n--;
   G* gp = pp->runq.slots[(t + n) % kRunqSize].load(kRelaxed);
   if (n == 0) return gp;

@@ -24,6 +24,14 @@ struct G;
 struct M;
 struct P;
 
+// Adds to a counter that only one thread writes at a time (its owner, or whoever holds the
+// lock guarding it) while others may read it racily: a plain load and store, no locked
+// instruction (a locked add is a full barrier, which the scheduling paths cannot afford).
+template <class T>
+inline void owner_add(std::atomic<T>& c, T delta) {
+  c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
 // ---- G status (Go's _G* values, same numbers) ----
 // A G's status is changed with casgstatus only; the transitions are the ones in Go.
 enum GStatus : std::uint32_t {
@@ -137,6 +145,7 @@ struct alignas(64) P {
   G* gfree = nullptr;                        // [own] dead Gs with stacks, for reuse
   std::atomic<std::int32_t> gfree_n{0};      // [own, read racily by num_goroutine]
   // Counters, [own] writes, read racily by sched_stats().
+  std::atomic<std::uint64_t> goroutines_created{0};
   std::atomic<std::uint64_t> steals{0};          // successful steal operations by this P
   std::atomic<std::uint64_t> stolen{0};          // Gs this P took from others
   std::atomic<std::uint64_t> runqputslow_n{0};   // overflows to the global queue
@@ -173,7 +182,6 @@ struct Sched {
   std::atomic<bool> shutdown{false};
   // Counters.
   std::atomic<std::uint64_t> threads_created{0};
-  std::atomic<std::uint64_t> goroutines_created{0};
 };
 
 }  // namespace urgent::rt

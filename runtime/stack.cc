@@ -25,6 +25,8 @@ constexpr std::size_t kChunkBytes = std::size_t{16} << 20;
 // Guard below each stack. With MADV_GUARD_INSTALL and PROT_NONE alike it costs address
 // space only; 64 KiB catches frames up to that size even without -fstack-clash-protection.
 constexpr std::size_t kGuardSize = 64 * 1024;
+constexpr std::size_t kCacheLine = 64;
+constexpr std::size_t kColours = 64;  // tops spread over one page's worth of cache lines
 
 struct Chunk {
   std::uintptr_t base;
@@ -134,7 +136,11 @@ Stack stackalloc() {
   // use_madvise can only turn false on the very first guard, so checking first is enough.
   if (!use_madvise) ensure_map_count(nstacks);
   install_guard(base);
-  return Stack{base + kGuardSize, base + slot};
+  // Cache colouring: stacks are a multiple of the page size apart, so their tops (where the
+  // G, the callable and the first frames live) would all map to the same cache sets. Shift
+  // each top down by a different multiple of a cache line.
+  std::uintptr_t colour = (nstacks % kColours) * kCacheLine;
+  return Stack{base + kGuardSize, base + slot - colour};
 }
 
 std::size_t stack_size() { return usable; }

@@ -1,0 +1,119 @@
+// tests/config_test.cc: GOMAXPROCS, URGENT_STACK and URGENT_LOG parsing.
+#include <gtest/gtest.h>
+#include <urgent/urgent.h>
+
+#include <string>
+
+#include "env.h"
+#include "stack.h"
+#include "test_util.h"
+
+namespace urgent::rt {
+namespace {
+
+TEST(ParseGomaxprocs, AcceptsPositiveIntegers) {
+  std::string why;
+  EXPECT_EQ(parse_gomaxprocs("1", &why), 1);
+  EXPECT_EQ(parse_gomaxprocs("4", &why), 4);
+  EXPECT_EQ(parse_gomaxprocs("256", &why), 256);
+}
+
+TEST(ParseGomaxprocs, RejectsEverythingElse) {
+  for (const char* bad : {"", "0", "-1", "abc", "4x", " 4", "4 ", "1.5", "99999999999"}) {
+    std::string why;
+    EXPECT_FALSE(parse_gomaxprocs(bad, &why).has_value()) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+TEST(ParseSize, Units) {
+  std::string why;
+  EXPECT_EQ(parse_size("65536", &why), 65536u);
+  EXPECT_EQ(parse_size("64k", &why), 65536u);
+  EXPECT_EQ(parse_size("64K", &why), 65536u);
+  EXPECT_EQ(parse_size("64KiB", &why), 65536u);
+  EXPECT_EQ(parse_size("64kB", &why), 65536u);
+  EXPECT_EQ(parse_size("1M", &why), 1u << 20);
+  EXPECT_EQ(parse_size("1MiB", &why), 1u << 20);
+  EXPECT_EQ(parse_size("1g", &why), 1u << 30);
+  for (const char* bad : {"", "k", "12q", "1.5M", "-4k", "64KiBs", "99999999999999999999"}) {
+    EXPECT_FALSE(parse_size(bad, &why).has_value()) << bad;
+  }
+}
+
+// Sets an environment variable for the scope of one test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(ReadConfig, BadGomaxprocsWarnsAndUsesTheDefault) {
+  ScopedEnv env("GOMAXPROCS", "lots");
+  testing::internal::CaptureStderr();
+  Config cfg = read_config();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cfg.gomaxprocs, getproccount());
+  EXPECT_NE(err.find("GOMAXPROCS=\"lots\""), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+}
+
+TEST(ReadConfig, GoodValuesAreUsedSilently) {
+  ScopedEnv procs("GOMAXPROCS", "3");
+  ScopedEnv stack("URGENT_STACK", "128k");
+  ScopedEnv log("URGENT_LOG", "warn");
+  testing::internal::CaptureStderr();
+  Config cfg = read_config();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(cfg.gomaxprocs, 3);
+  EXPECT_EQ(cfg.stack_size, 128u * 1024);
+  EXPECT_EQ(cfg.log_level, "warn");
+}
+
+TEST(ReadConfig, BadStackAndLogWarn) {
+  ScopedEnv stack("URGENT_STACK", "4k");  // below the minimum
+  ScopedEnv log("URGENT_LOG", "loud");
+  testing::internal::CaptureStderr();
+  Config cfg = read_config();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cfg.stack_size, default_stack_size());
+  EXPECT_EQ(cfg.log_level, "off");
+  EXPECT_NE(err.find("URGENT_STACK=\"4k\""), std::string::npos) << err;
+  EXPECT_NE(err.find("URGENT_LOG=\"loud\""), std::string::npos) << err;
+}
+
+TEST(ReadConfig, GomaxprocsFromTheEnvironmentReachesTheRuntime) {
+  int seen = 0;
+  test::run_with(3, [&] { seen = gomaxprocs(0); });
+  EXPECT_EQ(seen, 3);
+}
+
+TEST(ReadConfig, StackSizeReachesTheAllocator) {
+  ScopedEnv stack("URGENT_STACK", "96KiB");
+  std::size_t size = 0;
+  std::uintptr_t lo = 0, hi = 0;
+  urgent::run([&] {
+    size = stack_size();
+    int local = 0;
+    hi = reinterpret_cast<std::uintptr_t>(&local);
+    lo = hi - size;
+  });
+  EXPECT_EQ(size, 96u * 1024);
+  EXPECT_NE(lo, 0u);
+}
+
+}  // namespace
+}  // namespace urgent::rt
