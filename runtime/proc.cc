@@ -11,7 +11,9 @@
 // - A G that publishes itself (run queue, free list) before it has switched away sets
 //   g->ctx.sp = nullptr first; the switch stores the real sp as its last act on that stack.
 //   Whoever resumes or reuses a G waits until ctx.sp is non-null (waitSaved). This is what
-//   makes it safe to publish before switching.
+//   makes it safe to publish before switching. Such waits happen only on g0 or in a
+//   goroutine that has not published itself (switchTo detours through g0 otherwise), so
+//   two Ms can never wait for each other's goroutine.
 // - errno belongs to the goroutine: saved into g->saved_errno on every switch out, restored
 //   on every switch in, by the thread doing the switch.
 // - Spinning Ms (looking for work with a P) are counted in sched.nmspinning; an M may start
@@ -85,18 +87,38 @@ void waitSaved(G* gp) {
 
 void markSwitching(G* gp) { __atomic_store_n(&gp->ctx.sp, nullptr, __ATOMIC_RELAXED); }
 
+// The body of every goroutine: urgent_gostart calls it on the goroutine's stack.
+[[noreturn]] void goentry(void* arg);
+
 // ---- the context switch ----
+
+// The goroutine that ran before us on this M exited; now that nothing runs on its stack,
+// put the stack in the P's cache.
+void cacheDeadStack(M* mp) {
+  if (mp->deadstack.lo == 0) return;
+  stackput(mp->p != nullptr ? &mp->p->stackcache : nullptr, mp->deadstack);
+  mp->deadstack = Stack{0, 0};
+}
 
 // Switches from the running context `from` (a G or g0) to `to`. Returns when something
 // switches back to `from`, possibly on another M.
+//
+// `to` may have published itself and not finished switching off its stack yet (ctx.sp is
+// null). Spinning here for it would deadlock when its M is in the same situation waiting for
+// `from`; so the wait is done on g0 instead, after `from` is saved (g0's loop, mp->nextg).
+// A context on g0 is never published, so waits from g0 cannot form a cycle.
 void switchTo(M* mp, G* from, G* to, bool exiting) {
-  waitSaved(to);
+  if (to != &mp->g0 && __atomic_load_n(&to->ctx.sp, __ATOMIC_ACQUIRE) == nullptr) {
+    mp->nextg = to;
+    to = &mp->g0;
+  }
   from->saved_errno = *mp->errno_ptr;
   fiber_start(from, to, exiting);
   *mp->errno_ptr = to->saved_errno;
   urgent_ctx_switch(&from->ctx, &to->ctx);
   // Resumed. Nothing here may use a value computed from getm() before the switch.
   fiber_finish(from);
+  cacheDeadStack(getm());
 }
 
 // ---- Ps ----
@@ -401,8 +423,7 @@ G* gfget(P* pp) {
   if (gp == nullptr) return nullptr;
   pp->gfree = gp->schedlink;
   owner_add<std::int32_t>(pp->gfree_n, -1);  // [own]: only this P writes it
-  waitSaved(gp);  // its previous life may still be switching off this stack
-  fiber_reset_stack(gp);
+  waitSaved(gp);  // its previous life may still be switching away
   return gp;
 }
 
@@ -418,15 +439,11 @@ void gfpurge(P* pp) {
   pp->gfree_n.store(0, std::memory_order_relaxed);
 }
 
-// Allocates a G with a stack. G structs come from the heap, densely packed: the run queues
-// and free lists walk them, and one TLB entry then covers dozens (a G at the top of its own
-// stack was measured slower: one page, hence one TLB miss, per G on every list walk).
-G* malg() {
+// Allocates a G (without a stack). G structs come from the heap, densely packed: the run
+// queues and free lists walk them, and one TLB entry then covers dozens.
+G* newG() {
   G* gp = new G;
-  Stack st = stackalloc();
-  gp->stack_lo = st.lo;
-  gp->stack_hi = st.hi;
-  gp->ctx.sp = reinterpret_cast<void*>(st.hi);  // "saved": nobody is on it
+  gp->ctx.sp = &gp->ctx;  // "saved": non-null, nothing to wait for (see waitSaved)
   fiber_create(gp);
   casgstatus(gp, kGidle, kGdead);
   {
@@ -435,6 +452,14 @@ G* malg() {
     allglen_.store(static_cast<std::int64_t>(allgs.size()), std::memory_order_release);
   }
   return gp;
+}
+
+// Gives gp a stack from pp's cache.
+void bindStack(P* pp, G* gp) {
+  Stack st = stackget(&pp->stackcache);
+  gp->stack_lo = st.lo;
+  gp->stack_hi = st.hi;
+  fiber_reset_stack(gp);
 }
 
 // ---- scheduling ----
@@ -610,8 +635,13 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
   }
 }
 
-// Makes gp the running G of mp (Go's execute, minus the jump).
+// Makes gp the running G of mp (Go's execute, minus the jump). A goroutine running for the
+// first time gets its stack here.
 void execute(M* mp, G* gp, bool inheritTime) {
+  if (gp->stack_lo == 0) {
+    bindStack(mp->p, gp);
+    gp->ctx = arch::make_context(reinterpret_cast<void*>(gp->stack_hi), &goentry, gp);
+  }
   mp->curg = gp;
   gp->m = mp;
   casgstatus(gp, kGrunnable, kGrunning);
@@ -634,10 +664,19 @@ void mloop(M* mp) {
       if (mp->p != nullptr) handoffp(releasep(mp));
       break;
     }
+    if (G* gp = mp->nextg) {
+      // A goroutine chose gp (already executing as far as the scheduler is concerned) while
+      // gp was still leaving another M: wait for that here, on g0 (see switchTo).
+      mp->nextg = nullptr;
+      waitSaved(gp);
+      switchTo(mp, &mp->g0, gp, false);
+      continue;
+    }
     bool inheritTime = false;
     G* gp = schedule(mp, &inheritTime, true);
     if (gp == nullptr) break;
     execute(mp, gp, inheritTime);
+    waitSaved(gp);
     switchTo(mp, &mp->g0, gp, false);
     // A goroutine switched back to g0: it has already published itself; loop to block.
   }
@@ -679,8 +718,6 @@ void gswitch(M* mp, G* gp, bool exiting) {
   switchToNext(mp, gp, next, inheritTime, exiting);
 }
 
-// The body of every goroutine: urgent_gostart calls it on the new stack.
-[[noreturn]] void goentry(void* arg);
 
 [[noreturn]] void goexit1() {
   M* mp = getm();
@@ -698,17 +735,38 @@ void gswitch(M* mp, G* gp, bool exiting) {
     if (!mp->is_m0) mp->exit_locked = true;
   }
   mp->curg = nullptr;
-  gfput(mp->p, gp);
+  Stack dying{gp->stack_lo, gp->stack_hi};
+  gp->stack_lo = gp->stack_hi = 0;
+  P* pp = mp->p;
+  G* next = nullptr;
+  bool inheritTime = false;
+  if (!mp->exit_locked) next = schedule(mp, &inheritTime, false);
+  if (next != nullptr && next->stack_lo == 0 &&
+      (next->lockedm == nullptr || next->lockedm == mp)) {
+    // next has never run: start it right here, on our hot stack (no save, no switch).
+    next->stack_lo = dying.lo;
+    next->stack_hi = dying.hi;
+    execute(mp, next, inheritTime);
+    gfput(pp, gp);
+    __atomic_store_n(&gp->ctx.sp, &gp->ctx, __ATOMIC_RELEASE);  // nothing of gp is in use now
+    fiber_reset_stack(next);  // the dead frames' redzones (ASan)
+    fiber_start(gp, next, true);
+    *mp->errno_ptr = 0;
+    urgent_ctx_restart(reinterpret_cast<void*>(dying.hi), &goentry, next);
+  }
+  mp->deadstack = dying;  // cached by whoever runs next on this M
+  gfput(pp, gp);
   if (mp->exit_locked) {
     switchTo(mp, gp, &mp->g0, true);
   } else {
-    gswitch(mp, gp, true);
+    switchToNext(mp, gp, next, inheritTime, true);
   }
   fatal("goexit: dead goroutine %lld resumed", static_cast<long long>(gp->goid));
 }
 
 void goentry(void* arg) {
   fiber_finish_first();
+  cacheDeadStack(getm());
   G* gp = static_cast<G*>(arg);
   gp->entry(gp->entry_arg);
   goexit1();
@@ -785,6 +843,7 @@ P* procresize(M* mp, std::int32_t nprocs) REQUIRES(sched.lock) {
     while (G* gp = runqget(pp, &inherit)) gs.push_back(gp);
     for (auto it = gs.rbegin(); it != gs.rend(); ++it) globrunqputhead(*it);
     gfpurge(pp);
+    stackcache_flush(&pp->stackcache);
     pp->status.store(kPdead);
   }
   gomaxprocs_now.store(nprocs);
@@ -836,8 +895,6 @@ void startTheWorld(M* mp) {
 }
 
 // ---- runtime start and stop ----
-
-void mainEntry(void* arg);
 
 struct MainArgs {
   void (*entry)(void*, int*);
@@ -1039,14 +1096,19 @@ struct NewG : G {};
 NewG* newproc_begin(std::size_t size, std::size_t align, void** storage) {
   M* mp = getm();
   if (mp == nullptr || mp->curg == nullptr) outside_runtime("urgent::go");
-  if (size > stack_size() / 4) {
-    fatal("urgent::go: callable of %zu bytes does not fit a %zu-byte goroutine stack", size,
-          stack_size());
-  }
   G* gp = gfget(mp->p);
-  if (gp == nullptr) gp = malg();
-  std::uintptr_t top = (gp->stack_hi - size) & ~(static_cast<std::uintptr_t>(align) - 1);
-  *storage = reinterpret_cast<void*>(top);
+  if (gp == nullptr) gp = newG();
+  if (size <= kInlineCallable && align <= alignof(decltype(gp->inline_callable))) {
+    *storage = gp->inline_callable;  // the stack comes when it first runs
+  } else {
+    if (size > stack_size() / 4) {
+      fatal("urgent::go: callable of %zu bytes does not fit a %zu-byte goroutine stack", size,
+            stack_size());
+    }
+    bindStack(mp->p, gp);
+    std::uintptr_t top = (gp->stack_hi - size) & ~(static_cast<std::uintptr_t>(align) - 1);
+    *storage = reinterpret_cast<void*>(top);
+  }
   gp->entry_arg = *storage;
   return static_cast<NewG*>(gp);
 }
@@ -1056,7 +1118,7 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   M* mp = getm();
   P* pp = mp->p;
   gp->entry = invoke;
-  gp->ctx = arch::make_context(gp->entry_arg, &goentry, gp);
+  if (gp->stack_lo != 0) gp->ctx = arch::make_context(gp->entry_arg, &goentry, gp);
   gp->goid = newgoid(pp);
   gp->parent_goid = mp->curg ? mp->curg->goid : 0;
   gp->saved_errno = 0;
@@ -1070,6 +1132,10 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
 
 void newproc_abort(NewG* g) {
   M* mp = getm();
+  if (g->stack_lo != 0) {
+    stackput(&mp->p->stackcache, Stack{g->stack_lo, g->stack_hi});
+    g->stack_lo = g->stack_hi = 0;
+  }
   gfput(mp->p, g);
 }
 
@@ -1100,10 +1166,9 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   // Goroutine 1 runs main. (newproc needs a running goroutine; set it up by hand.)
   MainArgs ma{entry, arg};
   {
-    G* gp = malg();
+    G* gp = newG();
     gp->entry = &mainEntry;
     gp->entry_arg = &ma;
-    gp->ctx = arch::make_context(reinterpret_cast<void*>(gp->stack_hi), &goentry, gp);
     gp->goid = newgoid(m0->p);
     casgstatus(gp, kGdead, kGrunnable);
     m0->p->goroutines_created.store(1, std::memory_order_relaxed);

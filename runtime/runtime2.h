@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "lock.h"
+#include "stack.h"
 #include "tsa.h"
 
 namespace urgent::rt {
@@ -66,6 +67,10 @@ enum PStatus : std::uint32_t {
 // Size of a P's local run queue (Go: len(p.runq)).
 inline constexpr std::uint32_t kRunqSize = 256;
 
+// Callables up to this size (and alignment 16) are stored inside the G; larger ones at the
+// top of a stack bound when the goroutine is created.
+inline constexpr std::size_t kInlineCallable = 64;
+
 // The most Ps urgent supports (a GOMAXPROCS above this is clamped, with a warning).
 inline constexpr int kMaxGomaxprocs = 1024;
 
@@ -75,8 +80,10 @@ struct G {
   // publishes itself (run queue, free list); urgent_ctx_switch stores the real sp as its
   // last act on this stack. Whoever resumes or reuses the G waits for a non-null sp.
   arch::Context ctx;
-  std::uintptr_t stack_lo = 0;  // [const] lowest usable byte of the stack
-  std::uintptr_t stack_hi = 0;  // [const] one past the highest
+  // [own] The stack: 0/0 until the goroutine first runs (or is created with a callable too
+  // big for inline_callable), given back when it exits.
+  std::uintptr_t stack_lo = 0;  // lowest usable byte
+  std::uintptr_t stack_hi = 0;  // one past the highest
   std::atomic<std::uint32_t> atomicstatus{kGidle};  // [atomic] GStatus, via casgstatus
   std::int64_t goid = 0;                            // [own] set at creation
   G* schedlink = nullptr;      // [queue] link in the global run queue or a free list
@@ -91,6 +98,8 @@ struct G {
   int saved_errno = 0;         // [own] errno of the goroutine while switched out
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
+  // [own] The callable, when it fits (see kInlineCallable).
+  alignas(16) unsigned char inline_callable[kInlineCallable];
 };
 
 // One-word check used by the asm and the ready/reuse protocol (see G::ctx).
@@ -109,6 +118,9 @@ struct M {
   G* lockedg = nullptr;            // [own] lock_os_thread: the G wired to this M
   std::uint32_t locked_ext = 0;    // [own] lock_os_thread nesting count
   G* pending = nullptr;            // [own] a G that g0 must hand to its locked M
+  G* nextg = nullptr;              // [own] a G that g0 must switch to once it is saved
+  Stack deadstack{0, 0};           // [own] stack of the G that just exited, to cache after
+                                   // the switch off it (switchTo, goentry)
   M* schedlink = nullptr;          // [sched] link in sched.midle
   M* alllink = nullptr;            // [const] link in sched.allm
   Note park;                       // sleeps here when idle (stopm)
@@ -142,7 +154,8 @@ struct alignas(64) P {
   std::uint64_t goidcache = 0, goidcacheend = 0;   // [own] batch of goroutine ids
   std::atomic<G*> runnext{nullptr};  // [atomic] next G to run, ahead of runq; inherits time
   RunQueue runq;
-  G* gfree = nullptr;                        // [own] dead Gs with stacks, for reuse
+  G* gfree = nullptr;                        // [own] dead Gs (no stacks), for reuse
+  StackCache stackcache;                     // [own] free stacks
   std::atomic<std::int32_t> gfree_n{0};      // [own, read racily by num_goroutine]
   // Counters, [own] writes, read racily by sched_stats().
   std::atomic<std::uint64_t> goroutines_created{0};

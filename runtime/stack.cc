@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "cpu.h"
 #include "lock.h"
@@ -41,6 +42,7 @@ std::size_t per_chunk = 0;
 std::atomic<Chunk*> chunks{nullptr};  // [mu] writes; read lock-free by the signal handler
 std::uintptr_t cursor GUARDED_BY(mu) = 0;  // next free slot in the newest chunk
 std::uintptr_t cursor_end GUARDED_BY(mu) = 0;
+std::vector<Stack> global_free GUARDED_BY(mu);
 bool use_madvise = true;
 std::size_t nstacks GUARDED_BY(mu) = 0;
 long map_count_ok GUARDED_BY(mu) = 0;  // a vm.max_map_count already known to suffice
@@ -114,10 +116,13 @@ void stackfini() {
   }
   cursor = cursor_end = 0;
   nstacks = 0;
+  global_free.clear();
 }
 
-Stack stackalloc() {
-  LockGuard lock(mu);
+namespace {
+
+// Carves a new stack out of the newest chunk, mapping a chunk when needed.
+Stack stacknew() REQUIRES(mu) {
   if (cursor == cursor_end) {
     std::size_t len = per_chunk * slot;
     void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE,
@@ -141,6 +146,41 @@ Stack stackalloc() {
   // each top down by a different multiple of a cache line.
   std::uintptr_t colour = (nstacks % kColours) * kCacheLine;
   return Stack{base + kGuardSize, base + slot - colour};
+}
+
+}  // namespace
+
+Stack stackget(StackCache* c) {
+  if (c->n > 0) return c->stacks[--c->n];
+  LockGuard lock(mu);
+  // Refill half the cache from the global list in one critical section.
+  while (c->n < StackCache::kMax / 2 && !global_free.empty()) {
+    c->stacks[c->n++] = global_free.back();
+    global_free.pop_back();
+  }
+  if (c->n > 0) return c->stacks[--c->n];
+  return stacknew();
+}
+
+void stackput(StackCache* c, Stack s) {
+  if (c != nullptr && c->n < StackCache::kMax) {
+    c->stacks[c->n++] = s;
+    return;
+  }
+  LockGuard lock(mu);
+  global_free.push_back(s);
+  if (c == nullptr) return;
+  // Full: keep the most recently used half (hot), spill the older half.
+  int spill = StackCache::kMax / 2;
+  for (int i = 0; i < spill; i++) global_free.push_back(c->stacks[i]);
+  for (int i = spill; i < c->n; i++) c->stacks[i - spill] = c->stacks[i];
+  c->n -= spill;
+}
+
+void stackcache_flush(StackCache* c) {
+  LockGuard lock(mu);
+  for (int i = 0; i < c->n; i++) global_free.push_back(c->stacks[i]);
+  c->n = 0;
 }
 
 std::size_t stack_size() { return usable; }

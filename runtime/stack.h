@@ -8,8 +8,10 @@
 //   well under vm.max_map_count. On older kernels guards fall back to mprotect, two VMAs a
 //   stack; the allocator then raises vm.max_map_count when it can (root) and otherwise
 //   fails with a fatal error naming the sysctl, never a silent ENOMEM.
-// - A stack stays attached to its G for life; dead Gs (with their stacks) are cached per P
-//   and globally (proc.cc's gfput/gfget), so steady-state spawning maps nothing.
+// - Free stacks are cached per P (a LIFO, so the next goroutine gets the stack that was in
+//   the cache most recently: hot) and globally; steady-state spawning maps nothing.
+// - A goroutine gets its stack when it first runs, not when it is created (proc.cc), so a
+//   million queued goroutines cost their G structs, not a million stacks.
 // - All chunks are unmapped when urgent::run returns.
 #pragma once
 
@@ -23,11 +25,23 @@ struct Stack {
   std::uintptr_t hi;  // one past the highest usable byte
 };
 
+// A P's cache of free stacks ([own] by the P's owner).
+struct StackCache {
+  static constexpr int kMax = 64;  // above this, half goes to the global list
+  Stack stacks[kMax];
+  int n = 0;
+};
+
 // Prepares the allocator for stacks of `size` usable bytes (a multiple of the page size).
 void stackinit(std::size_t size);
 // Unmaps every chunk (the runtime is stopping; no goroutine stack is in use).
 void stackfini();
-Stack stackalloc();
+// A free stack: from the cache, else from the global list (refilling the cache), else new.
+Stack stackget(StackCache* c);
+// Returns a stack to the cache (to the global list if c is null or full).
+void stackput(StackCache* c, Stack s);
+// Moves every cached stack to the global list (a P is being destroyed).
+void stackcache_flush(StackCache* c);
 std::size_t stack_size();
 std::size_t stack_guard_size();
 // True if addr lies in the guard page of some goroutine stack (async-signal-safe).

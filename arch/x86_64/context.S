@@ -92,4 +92,39 @@ urgent_gostart:
     .cfi_endproc
     .size   urgent_gostart, .-urgent_gostart
 
+// urgent_ctx_restart(top = rdi, entry = rsi, arg = rdx): abandons the current context and
+// starts entry(arg) as a new goroutine at the top of the *same* stack. An exiting goroutine
+// uses it to hand its still-hot stack to a goroutine that has never run: no save, no switch.
+// The new goroutine starts with the default MXCSR and x87 control word, as a new stack
+// from make_context would.
+//
+//   top (aligned down to 16) -> | 8 bytes scratch for the FPU control words |
+//                               rsp here when urgent_gostart calls entry
+    .globl  urgent_ctx_restart
+    .type   urgent_ctx_restart, @function
+    .p2align 4
+urgent_ctx_restart:
+    .cfi_startproc
+    .cfi_undefined rip
+    andq    $-16, %rdi
+    movq    %rdi, %rsp              // the old frames on this stack are dead
+    movq    %rdx, %r12              // urgent_gostart calls r13(r12)
+    movq    %rsi, %r13
+    xorl    %ebp, %ebp              // terminates frame-pointer walks
+    subq    $16, %rsp               // scratch, keeps rsp 16-aligned
+    stmxcsr (%rsp)
+    cmpl    $0x1F80, (%rsp)         // kDefaultMxcsr
+    je      1f
+    movl    $0x1F80, (%rsp)
+    ldmxcsr (%rsp)
+1:  fnstcw  (%rsp)
+    cmpw    $0x037F, (%rsp)         // kDefaultFpuControlWord
+    je      2f
+    movw    $0x037F, (%rsp)
+    fldcw   (%rsp)
+2:  addq    $16, %rsp
+    jmp     urgent_gostart
+    .cfi_endproc
+    .size   urgent_ctx_restart, .-urgent_ctx_restart
+
     .section .note.GNU-stack,"",@progbits

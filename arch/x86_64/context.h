@@ -50,6 +50,10 @@ extern "C" {
 // disabled; see runtime/HACKING.md.
 void urgent_ctx_switch(urgent::arch::Context* from, const urgent::arch::Context* to);
 
+// Abandons the current context and starts entry(arg) at `top` of the current stack, with
+// the default FPU control words (see context.S).
+[[noreturn]] void urgent_ctx_restart(void* top, void (*entry)(void*), void* arg);
+
 // First instruction a new goroutine executes: calls r13(r12), i.e. entry(g). It never returns,
 // and it is the outermost frame of every goroutine stack (its unwind info ends the stack).
 void urgent_gostart();
