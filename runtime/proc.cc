@@ -118,7 +118,7 @@ void switchTo(M* mp, G* from, G* to, bool exiting) {
   urgent_ctx_switch(&from->ctx, &to->ctx);
   // Resumed. Nothing here may use a value computed from getm() before the switch.
   fiber_finish(from);
-  cacheDeadStack(getm());
+  cacheDeadStack(from->m);  // from->m: the M we resumed on (set by execute; g0's is fixed)
 }
 
 // ---- Ps ----
@@ -182,6 +182,7 @@ void mloop(M* mp);
 // Per-thread setup of an M (Go's minit): thread id, g0's stack bounds, signal stack.
 void minit(M* mp) {
   tls_m = mp;
+  mp->g0.m = mp;
   mp->errno_ptr = &errno;  // this thread's errno; the M never changes threads
   mp->tid = static_cast<pid_t>(syscall(SYS_gettid));
   mp->thread = pthread_self();
@@ -1098,7 +1099,7 @@ NewG* newproc_begin(std::size_t size, std::size_t align, void** storage) {
   if (mp == nullptr || mp->curg == nullptr) outside_runtime("urgent::go");
   G* gp = gfget(mp->p);
   if (gp == nullptr) gp = newG();
-  if (size <= kInlineCallable && align <= alignof(decltype(gp->inline_callable))) {
+  if (size <= kInlineCallable && align <= kInlineCallableAlign) {
     *storage = gp->inline_callable;  // the stack comes when it first runs
   } else {
     if (size > stack_size() / 4) {
@@ -1299,6 +1300,7 @@ SchedStats sched_stats() {
   SchedStats s;
   if (!runtime_running()) return s;
   s.threads_created = sched.threads_created.load(std::memory_order_relaxed);
+  s.stacks = stack_count();
   for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
     s.goroutines_created += allp[i]->goroutines_created.load(std::memory_order_relaxed);
     s.steals += allp[i]->steals.load(std::memory_order_relaxed);

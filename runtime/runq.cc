@@ -107,6 +107,16 @@ G* runqget(P* pp, bool* inheritTime) {
     *inheritTime = true;
     return next;
   }
+  if (gomaxprocs_now.load(std::memory_order_relaxed) == 1) {
+    // No other P exists (changing GOMAXPROCS stops the world), so no thief can race us for
+    // head: a plain store does what the CAS would, without a locked instruction.
+    std::uint32_t h = pp->runq.head.load(kRelaxed);
+    if (pp->runq.tail.load(kRelaxed) == h) return nullptr;
+    G* gp = pp->runq.slots[h % kRunqSize].load(kRelaxed);
+    pp->runq.head.store(h + 1, kRelease);
+    *inheritTime = false;
+    return gp;
+  }
   for (;;) {
     std::uint32_t h = pp->runq.head.load(kAcquire);
     std::uint32_t t = pp->runq.tail.load(kRelaxed);

@@ -70,6 +70,7 @@ inline constexpr std::uint32_t kRunqSize = 256;
 // Callables up to this size (and alignment 16) are stored inside the G; larger ones at the
 // top of a stack bound when the goroutine is created.
 inline constexpr std::size_t kInlineCallable = 64;
+inline constexpr std::size_t kInlineCallableAlign = 16;
 
 // The most Ps urgent supports (a GOMAXPROCS above this is clamped, with a warning).
 inline constexpr int kMaxGomaxprocs = 1024;
@@ -99,7 +100,7 @@ struct G {
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
   // [own] The callable, when it fits (see kInlineCallable).
-  alignas(16) unsigned char inline_callable[kInlineCallable];
+  alignas(kInlineCallableAlign) unsigned char inline_callable[kInlineCallable];
 };
 
 // One-word check used by the asm and the ready/reuse protocol (see G::ctx).

@@ -184,6 +184,11 @@ void stackcache_flush(StackCache* c) {
 }
 
 std::size_t stack_size() { return usable; }
+
+std::size_t stack_count() {
+  LockGuard lock(mu);
+  return nstacks;
+}
 std::size_t stack_guard_size() { return kGuardSize; }
 bool stack_guard_madvise() { return use_madvise; }
 

@@ -43,6 +43,8 @@ void stackput(StackCache* c, Stack s);
 // Moves every cached stack to the global list (a P is being destroyed).
 void stackcache_flush(StackCache* c);
 std::size_t stack_size();
+// Stacks created since stackinit.
+std::size_t stack_count();
 std::size_t stack_guard_size();
 // True if addr lies in the guard page of some goroutine stack (async-signal-safe).
 bool stack_guard_contains(std::uintptr_t addr);
