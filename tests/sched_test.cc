@@ -188,24 +188,27 @@ TEST(Steal, IdlePStealsAndBothPsRunSpawnedWork) {
   std::set<int> ps;
   SchedStats stats;
   run_with(2, [&] {
-    std::atomic<int> done{0};
-    constexpr int kN = 2000;
+    // Fewer than a run queue holds, so nothing overflows to the global queue: the only
+    // way for the other P to get work is to steal it. Main parks meanwhile.
+    constexpr int kN = 200;
+    test::Countdown all(kN);
     for (int i = 0; i < kN; i++) {
       urgent::go([&] {
         volatile long x = 0;
-        for (long k = 0; k < 20000; k++) x = x + k;  // some work, so the queue stays long
+        for (long k = 0; k < 200000; k++) x = x + k;
         {
           std::lock_guard<std::mutex> l(mu);
           ps.insert(debug::current_p());
         }
-        done++;
+        all.done();
       });
     }
-    ASSERT_TRUE(yield_until([&] { return done.load() == kN; }));
+    all.wait();
     stats = sched_stats();
   });
   EXPECT_GT(stats.steals, 0u);
   EXPECT_GT(stats.stolen_goroutines, 0u);
+  EXPECT_EQ(stats.runq_overflows, 0u);
   EXPECT_EQ(ps, (std::set<int>{0, 1}));
 }
 
