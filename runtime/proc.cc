@@ -32,6 +32,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "cpu.h"
@@ -68,8 +69,12 @@ bool main_started = false;  // [own by M0 before any other M exists]
 std::int32_t newprocs = 0;  // [sched] GOMAXPROCS requested by gomaxprocs(), for procresize
 int exit_status = 0;        // [sched] main's result
 
-Mutex allglock;  // guards allgs (lock order: after sched.lock)
+Mutex allglock;  // guards allgs and the G slabs (lock order: after sched.lock)
 std::vector<G*> allgs;
+constexpr std::size_t kGSlab = 256;
+std::vector<std::unique_ptr<G[]>> slabs;
+G* slab_next = nullptr;
+G* slab_end = nullptr;
 std::atomic<std::int64_t> allglen_{0};
 
 M* m0 = nullptr;
@@ -380,9 +385,7 @@ void startlockedm(M* mp, G* gp) {
 // ---- the global run queue ----
 
 void globrunqputhead(G* gp) REQUIRES(sched.lock) {
-  gp->schedlink = sched.runqhead;
-  sched.runqhead = gp;
-  if (sched.runqtail == nullptr) sched.runqtail = gp;
+  sched.runq.push_front(gp);
   owner_add<std::int32_t>(sched.runqsize, 1);
 }
 
@@ -397,28 +400,33 @@ void gfput(P* pp, G* gp) {
     while (n > kGfreeLocalKeep) {
       G* g = pp->gfree;
       pp->gfree = g->schedlink;
-      g->schedlink = sched.gfree;
-      sched.gfree = g;
-      owner_add<std::int32_t>(sched.gfree_n, 1);
+      sched.gfree.push_back(g);
       n--;
     }
+    sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
   }
   pp->gfree_n.store(n, std::memory_order_relaxed);
 }
 
 G* gfget(P* pp) {
   if (pp->gfree == nullptr && sched.gfree_n.load(std::memory_order_relaxed) != 0) {
-    LockGuard lock(sched.gflock);
-    std::int32_t n = pp->gfree_n.load(std::memory_order_relaxed);
-    while (n < kGfreeLocalKeep && sched.gfree != nullptr) {
-      G* g = sched.gfree;
-      sched.gfree = g->schedlink;
-      owner_add<std::int32_t>(sched.gfree_n, -1);
-      g->schedlink = pp->gfree;
-      pp->gfree = g;
-      n++;
+    // Take a batch of pointers under the lock; link them outside it (the Gs are cold here).
+    G* batch[kGfreeLocalKeep];
+    std::int32_t k = 0;
+    {
+      LockGuard lock(sched.gflock);
+      while (k < kGfreeLocalKeep && !sched.gfree.empty()) {
+        batch[k++] = sched.gfree.back();
+        sched.gfree.pop_back();
+      }
+      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()),
+                          std::memory_order_relaxed);
     }
-    pp->gfree_n.store(n, std::memory_order_relaxed);
+    for (std::int32_t i = 0; i < k; i++) {
+      batch[i]->schedlink = pp->gfree;
+      pp->gfree = batch[i];
+    }
+    pp->gfree_n.store(pp->gfree_n.load(std::memory_order_relaxed) + k, std::memory_order_relaxed);
   }
   G* gp = pp->gfree;
   if (gp == nullptr) return nullptr;
@@ -433,25 +441,31 @@ void gfpurge(P* pp) {
   LockGuard lock(sched.gflock);
   while (G* g = pp->gfree) {
     pp->gfree = g->schedlink;
-    g->schedlink = sched.gfree;
-    sched.gfree = g;
-    owner_add<std::int32_t>(sched.gfree_n, 1);
+    sched.gfree.push_back(g);
   }
+  sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
   pp->gfree_n.store(0, std::memory_order_relaxed);
 }
 
-// Allocates a G (without a stack). G structs come from the heap, densely packed: the run
-// queues and free lists walk them, and one TLB entry then covers dozens.
+// Allocates a G (without a stack). G structs are carved out of slabs owned by allgs' lock:
+// densely packed (one TLB entry covers dozens) and never freed while the runtime runs
+// (dead ones are reused), like Go's allgs.
 G* newG() {
-  G* gp = new G;
-  gp->ctx.sp = &gp->ctx;  // "saved": non-null, nothing to wait for (see waitSaved)
-  fiber_create(gp);
-  casgstatus(gp, kGidle, kGdead);
+  G* gp;
   {
     LockGuard lock(allglock);
+    if (slab_next == slab_end) {
+      slabs.emplace_back(new G[kGSlab]);
+      slab_next = slabs.back().get();
+      slab_end = slab_next + kGSlab;
+    }
+    gp = slab_next++;
     allgs.push_back(gp);
     allglen_.store(static_cast<std::int64_t>(allgs.size()), std::memory_order_release);
   }
+  gp->ctx.sp = &gp->ctx;  // "saved": non-null, nothing to wait for (see waitSaved)
+  fiber_create(gp);
+  casgstatus(gp, kGidle, kGdead);
   return gp;
 }
 
@@ -934,11 +948,10 @@ void resetState() {
     pp = nullptr;
   }
   gomaxprocs_now.store(0);
-  for (G* gp : allgs) {
-    fiber_destroy(gp);
-    delete gp;
-  }
+  for (G* gp : allgs) fiber_destroy(gp);
   allgs.clear();
+  slabs.clear();
+  slab_next = slab_end = nullptr;
   allglen_.store(0);
   main_started = false;
   newprocs = 0;
@@ -970,24 +983,12 @@ void badgstatus(G* gp, std::uint32_t from, std::uint32_t to, std::uint32_t cur) 
 }
 
 void globrunqput(G* gp) {
-  gp->schedlink = nullptr;
-  if (sched.runqtail != nullptr) {
-    sched.runqtail->schedlink = gp;
-  } else {
-    sched.runqhead = gp;
-  }
-  sched.runqtail = gp;
+  sched.runq.push_back(gp);
   owner_add<std::int32_t>(sched.runqsize, 1);
 }
 
-void globrunqputbatch(G* head, G* tail, std::int32_t n) {
-  tail->schedlink = nullptr;
-  if (sched.runqtail != nullptr) {
-    sched.runqtail->schedlink = head;
-  } else {
-    sched.runqhead = head;
-  }
-  sched.runqtail = tail;
+void globrunqputbatch(G* const* batch, std::int32_t n) {
+  for (std::int32_t i = 0; i < n; i++) sched.runq.push_back(batch[i]);
   owner_add<std::int32_t>(sched.runqsize, n);
 }
 
@@ -1000,14 +1001,8 @@ G* globrunqget(P* pp, std::int32_t max) {
   if (max > 0 && n > max) n = max;
   if (n > static_cast<std::int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
   owner_add<std::int32_t>(sched.runqsize, -n);
-  G* gp = sched.runqhead;
-  sched.runqhead = gp->schedlink;
-  for (n--; n > 0; n--) {
-    G* g1 = sched.runqhead;
-    sched.runqhead = g1->schedlink;
-    runqput(pp, g1, false);
-  }
-  if (sched.runqhead == nullptr) sched.runqtail = nullptr;
+  G* gp = sched.runq.pop_front();
+  for (n--; n > 0; n--) runqput(pp, sched.runq.pop_front(), false);
   return gp;
 }
 
@@ -1119,12 +1114,13 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   M* mp = getm();
   P* pp = mp->p;
   gp->entry = invoke;
-  if (gp->stack_lo != 0) gp->ctx = arch::make_context(gp->entry_arg, &goentry, gp);
+  // (Not gp->stack_lo: that is on line 2 of the G, which `go` leaves alone.)
+  if (gp->entry_arg != gp->inline_callable) {
+    gp->ctx = arch::make_context(gp->entry_arg, &goentry, gp);
+  }
   gp->goid = newgoid(pp);
   gp->parent_goid = mp->curg ? mp->curg->goid : 0;
   gp->saved_errno = 0;
-  gp->preempt = false;
-  gp->asan_fake_stack = nullptr;
   casgstatus(gp, kGdead, kGrunnable);
   owner_add<std::uint64_t>(pp->goroutines_created, 1);
   runqput(pp, gp, true);

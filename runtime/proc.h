@@ -61,7 +61,7 @@ void wakep();
 
 // The global run queue (caller holds sched.lock).
 void globrunqput(G* gp) REQUIRES(sched.lock);
-void globrunqputbatch(G* head, G* tail, std::int32_t n) REQUIRES(sched.lock);
+void globrunqputbatch(G* const* batch, std::int32_t n) REQUIRES(sched.lock);
 G* globrunqget(P* pp, std::int32_t max) REQUIRES(sched.lock);
 
 // A fast pseudo-random number for the calling M (Go's cheaprand).

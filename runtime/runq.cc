@@ -23,11 +23,9 @@ bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
   for (std::uint32_t i = 0; i < n; i++) batch[i] = pp->runq.slots[(h + i) % kRunqSize].load(kRelaxed);
   if (!pp->runq.head.compare_exchange_strong(h, h + n, kRelease, kRelaxed)) return false;
   batch[n] = gp;
-  for (std::uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
-  batch[n]->schedlink = nullptr;
   owner_add<std::uint64_t>(pp->runqputslow_n, 1);
   LockGuard lock(sched.lock);
-  globrunqputbatch(batch[0], batch[n], static_cast<std::int32_t>(n + 1));
+  globrunqputbatch(batch, static_cast<std::int32_t>(n + 1));
   return true;
 }
 

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <vector>
+
 #include "context.h"
 #include "lock.h"
 #include "stack.h"
@@ -75,32 +77,83 @@ inline constexpr std::size_t kInlineCallableAlign = 16;
 // The most Ps urgent supports (a GOMAXPROCS above this is clamped, with a warning).
 inline constexpr int kMaxGomaxprocs = 1024;
 
-// A goroutine.
-struct G {
+// A goroutine. Laid out by cache line: `go` writes only lines 0 and 1 (the P that runs the
+// G is usually another CPU, and each line it must fetch costs); line 2 is written by the M
+// that runs it.
+struct alignas(64) G {
+  // ---- line 0: what creating, queueing and switching touch ----
   // [own] Saved context while suspended. Protocol: the G stores nullptr here *before* it
   // publishes itself (run queue, free list); urgent_ctx_switch stores the real sp as its
   // last act on this stack. Whoever resumes or reuses the G waits for a non-null sp.
   arch::Context ctx;
+  std::atomic<std::uint32_t> atomicstatus{kGidle};  // [atomic] GStatus, via casgstatus
+  int saved_errno = 0;             // [own] errno of the goroutine while switched out
+  G* schedlink = nullptr;          // [queue] link in a free list
+  void (*entry)(void*) = nullptr;  // [own] the goroutine's function (type-erased)
+  void* entry_arg = nullptr;       // [own] its storage: inline_callable or the stack top
+  M* m = nullptr;                  // [own] the M running it, while running
+  std::int64_t goid = 0;           // [own] set at creation
+  std::int64_t parent_goid = 0;    // [own] who created it (for dumps)
+  // ---- line 1 ----
+  // [own] The callable, when it fits (see kInlineCallable).
+  alignas(kInlineCallableAlign) unsigned char inline_callable[kInlineCallable];
+  // ---- line 2: written by the M that runs it ----
   // [own] The stack: 0/0 until the goroutine first runs (or is created with a callable too
   // big for inline_callable), given back when it exits.
   std::uintptr_t stack_lo = 0;  // lowest usable byte
   std::uintptr_t stack_hi = 0;  // one past the highest
-  std::atomic<std::uint32_t> atomicstatus{kGidle};  // [atomic] GStatus, via casgstatus
-  std::int64_t goid = 0;                            // [own] set at creation
-  G* schedlink = nullptr;      // [queue] link in the global run queue or a free list
-  M* m = nullptr;              // [own] the M running it, while running
-  M* lockedm = nullptr;        // [own] lock_os_thread: the M this G is wired to
-  void (*entry)(void*) = nullptr;  // [own] the goroutine's function (type-erased)
-  void* entry_arg = nullptr;       // [own] its storage, at the top of the stack
-  std::int64_t parent_goid = 0;    // [own] who created it (for dumps)
-  std::int64_t waitsince = 0;      // [own] nanotime when it started waiting
+  M* lockedm = nullptr;         // [own] lock_os_thread: the M this G is wired to
+  std::int64_t waitsince = 0;   // [own] nanotime when it started waiting
   WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
-  bool preempt = false;        // [atomic-ish] cooperative preemption request
-  int saved_errno = 0;         // [own] errno of the goroutine while switched out
+  bool preempt = false;             // [atomic-ish] cooperative preemption request
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
-  // [own] The callable, when it fits (see kInlineCallable).
-  alignas(kInlineCallableAlign) unsigned char inline_callable[kInlineCallable];
+};
+
+static_assert(offsetof(G, inline_callable) == 64, "line 0 of G must stay one cache line");
+
+// A FIFO of G pointers in a growable ring (the global run queue). Go links its global run
+// queue through g.schedlink; a ring of pointers keeps sched.lock's critical sections short:
+// taking a batch copies pointers instead of chasing links through Gs that are cold in this
+// CPU's cache (measured: the list walk held the lock long enough for the other P to sleep).
+class GRing {
+ public:
+  GRing() = default;
+  GRing(const GRing&) = delete;
+  GRing& operator=(const GRing&) = delete;
+  ~GRing() { delete[] buf_; }
+  std::uint32_t size() const { return size_; }
+  void push_back(G* g) {
+    if (size_ == cap_) grow();
+    buf_[(head_ + size_++) & (cap_ - 1)] = g;
+  }
+  void push_front(G* g) {
+    if (size_ == cap_) grow();
+    head_ = (head_ - 1) & (cap_ - 1);
+    buf_[head_] = g;
+    size_++;
+  }
+  G* pop_front() {
+    G* g = buf_[head_];
+    head_ = (head_ + 1) & (cap_ - 1);
+    size_--;
+    return g;
+  }
+
+ private:
+  void grow() {
+    std::uint32_t cap = cap_ == 0 ? 1024 : 2 * cap_;
+    G** buf = new G*[cap];
+    for (std::uint32_t i = 0; i < size_; i++) buf[i] = buf_[(head_ + i) & (cap_ - 1)];
+    delete[] buf_;
+    buf_ = buf;
+    cap_ = cap;
+    head_ = 0;
+  }
+  G** buf_ = nullptr;
+  std::uint32_t cap_ = 0;  // a power of two
+  std::uint32_t head_ = 0;
+  std::uint32_t size_ = 0;
 };
 
 // One-word check used by the asm and the ready/reuse protocol (see G::ctx).
@@ -153,7 +206,9 @@ struct alignas(64) P {
   M* m = nullptr;                                  // [own] back link to the M holding it
   std::uint32_t schedtick = 0;                     // [own] incremented on every schedule
   std::uint64_t goidcache = 0, goidcacheend = 0;   // [own] batch of goroutine ids
-  std::atomic<G*> runnext{nullptr};  // [atomic] next G to run, ahead of runq; inherits time
+  // [atomic] Next G to run, ahead of runq; inherits the time slice. On its own cache line:
+  // the owner CASes it on every `go`, while spinning thieves keep reading `status`.
+  alignas(64) std::atomic<G*> runnext{nullptr};
   RunQueue runq;
   G* gfree = nullptr;                        // [own] dead Gs (no stacks), for reuse
   StackCache stackcache;                     // [own] free stacks
@@ -176,15 +231,15 @@ struct Sched {
   std::atomic<M*> allm{nullptr};               // every M ever created in this run
   // Idle Ps.
   P* pidle GUARDED_BY(lock) = nullptr;
-  std::atomic<std::int32_t> npidle{0};
+  // Read by wakep on every `go` and ready: kept off the line that sched.lock bounces on.
+  alignas(64) std::atomic<std::int32_t> npidle{0};
   std::atomic<std::int32_t> nmspinning{0};     // Ms looking for work
   // Global run queue.
-  G* runqhead GUARDED_BY(lock) = nullptr;
-  G* runqtail GUARDED_BY(lock) = nullptr;
+  alignas(64) GRing runq GUARDED_BY(lock);
   std::atomic<std::int32_t> runqsize{0};       // [sched] writes; read racily as a hint
-  // Global free list of dead Gs (Go's sched.gFree).
+  // Global free list of dead Gs (Go's sched.gFree), a LIFO of pointers (see GRing).
   Mutex gflock;
-  G* gfree GUARDED_BY(gflock) = nullptr;
+  std::vector<G*> gfree GUARDED_BY(gflock);
   std::atomic<std::int32_t> gfree_n{0};
   // Goroutine ids are handed to Ps in batches (Go's goidgen / _GoidCacheBatch).
   std::atomic<std::int64_t> goidgen{0};
