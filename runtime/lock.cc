@@ -94,6 +94,24 @@ void Mutex::unlock_slow(std::uint32_t v) {
   futex_wake(&key_, 1);  // v == 2: somebody may sleep
 }
 
+void SpinMutex::lock_slow() {
+  for (int round = 0;; round++) {
+    // Wait for it to look free before trying again (no cache-line ping-pong meanwhile).
+    while (key_.load(std::memory_order_relaxed)) {
+      if (round < kActiveSpin) {
+        procyield(kActiveSpinCount);
+      } else if (round < kActiveSpin + 16) {
+        sched_yield();
+      } else {
+        timespec nap{0, 20'000};  // the holder is probably preempted: get out of its way
+        nanosleep(&nap, nullptr);
+      }
+      round++;
+    }
+    if (!key_.exchange(true, std::memory_order_acquire)) return;
+  }
+}
+
 void Note::wakeup() {
   std::uint32_t old = key_.exchange(1, std::memory_order_release);
   if (old != 0) fatal("notewakeup - double wakeup (%u)", old);

@@ -226,7 +226,7 @@ void* mstart(void* arg) {
 void newm(P* pp, bool spinning) {
   M* mp = new M;
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     if (sched.mnext >= sched.maxmcount) {
       fatal("thread exhaustion: program exceeds %d-thread limit", sched.maxmcount);
     }
@@ -260,7 +260,7 @@ void stopm(M* mp) {
   if (mp->p != nullptr) fatal("stopm holding p");
   if (mp->spinning) fatal("stopm spinning");
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     if (sched.shutdown.load()) return;
     mput(mp);
   }
@@ -276,7 +276,7 @@ void stopm(M* mp) {
 void startm(P* pp, bool spinning) {
   M* nmp;
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     if (pp == nullptr) {
       pp = pidleget();
       if (pp == nullptr) {
@@ -291,9 +291,11 @@ void startm(P* pp, bool spinning) {
       if (nmp->nextp != nullptr) fatal("startm: m has p");
       nmp->spinning = spinning;
       nmp->nextp = pp;
-      nmp->park.wakeup();
-      return;
     }
+  }
+  if (nmp != nullptr) {
+    nmp->park.wakeup();  // outside sched.lock: a futex wake is a system call
+    return;
   }
   newm(pp, spinning);
 }
@@ -313,7 +315,7 @@ void handoffp(P* pp) {
     return;
   }
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     if (sched.gcwaiting.load()) {
       pp->status.store(kPgcstop);
       if (--sched.stopwait == 0) sched.stopnote.wakeup();
@@ -343,7 +345,7 @@ void gcstopm(M* mp) {
   }
   P* pp = releasep(mp);
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     pp->status.store(kPgcstop);
     if (--sched.stopwait == 0) sched.stopnote.wakeup();
   }
@@ -355,7 +357,7 @@ void gcstopm(M* mp) {
 bool stoplockedm(M* mp) {
   if (mp->p != nullptr) handoffp(releasep(mp));
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     if (sched.shutdown.load()) return false;
     // startlockedm may have handed us a P already; then the note is set and we don't wait.
     if (mp->nextp == nullptr) mp->parked_locked = true;
@@ -374,11 +376,11 @@ void startlockedm(M* mp, G* gp) {
   if (lm == mp) fatal("startlockedm: locked to me");
   P* pp = releasep(mp);
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     lm->nextp = pp;
-    lm->parked_locked = false;
-    lm->park.wakeup();
+    lm->parked_locked = false;  // so that shutdown does not wake it a second time
   }
+  lm->park.wakeup();
   stopm(mp);
 }
 
@@ -396,7 +398,7 @@ void gfput(P* pp, G* gp) {
   pp->gfree = gp;
   std::int32_t n = pp->gfree_n.load(std::memory_order_relaxed) + 1;
   if (n >= kGfreeLocalMax) {
-    LockGuard lock(sched.gflock);
+    SpinGuard lock(sched.gflock);
     while (n > kGfreeLocalKeep) {
       G* g = pp->gfree;
       pp->gfree = g->schedlink;
@@ -414,7 +416,7 @@ G* gfget(P* pp) {
     G* batch[kGfreeLocalKeep];
     std::int32_t k = 0;
     {
-      LockGuard lock(sched.gflock);
+      SpinGuard lock(sched.gflock);
       while (k < kGfreeLocalKeep && !sched.gfree.empty()) {
         batch[k++] = sched.gfree.back();
         sched.gfree.pop_back();
@@ -438,7 +440,7 @@ G* gfget(P* pp) {
 
 // Moves a destroyed P's free Gs to the global list (Go's gfpurge).
 void gfpurge(P* pp) {
-  LockGuard lock(sched.gflock);
+  SpinGuard lock(sched.gflock);
   while (G* g = pp->gfree) {
     pp->gfree = g->schedlink;
     sched.gfree.push_back(g);
@@ -558,7 +560,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
     // Check the global runnable queue once in a while to ensure fairness. Otherwise two
     // goroutines can completely occupy the local runqueue by constantly respawning each other.
     if (pp->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
-      LockGuard lock(sched.lock);
+      SpinGuard lock(sched.lock);
       if (G* gp = globrunqget(pp, 1)) {
         *inheritTime = false;
         return gp;
@@ -566,7 +568,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
     }
     if (G* gp = runqget(pp, inheritTime)) return gp;
     if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
-      LockGuard lock(sched.lock);
+      SpinGuard lock(sched.lock);
       if (G* gp = globrunqget(pp, 0)) {
         *inheritTime = false;
         return gp;
@@ -584,7 +586,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
     }
     if (!onG0) return nullptr;  // what follows blocks: continue on g0
     {
-      LockGuard lock(sched.lock);
+      SpinGuard lock(sched.lock);
       if (sched.gcwaiting.load() || sched.shutdown.load()) continue;
       if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
         G* gp = globrunqget(pp, 0);
@@ -605,7 +607,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
         if (!runqempty(allp[i])) {
           P* idle;
           {
-            LockGuard lock(sched.lock);
+            SpinGuard lock(sched.lock);
             idle = pidleget();
           }
           if (idle != nullptr) {
@@ -660,7 +662,6 @@ void execute(M* mp, G* gp, bool inheritTime) {
   mp->curg = gp;
   gp->m = mp;
   casgstatus(gp, kGrunnable, kGrunning);
-  gp->waitsince = 0;
   gp->preempt = false;
   if (!inheritTime) mp->p->schedtick++;
 }
@@ -701,7 +702,7 @@ void mloop(M* mp) {
     mp->p = nullptr;
     pp->m = nullptr;
   }
-  LockGuard lock(sched.lock);
+  SpinGuard lock(sched.lock);
   mp->exited = true;
 }
 
@@ -812,7 +813,7 @@ void preemptall() {
 
 void stopTheWorld(M* mp) {
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     sched.stopwait = gomaxprocs_now.load();
     sched.gcwaiting.store(true);
     preemptall();
@@ -826,14 +827,14 @@ void stopTheWorld(M* mp) {
   // Wait for the remaining Ps to stop voluntarily.
   for (;;) {
     {
-      LockGuard lock(sched.lock);
+      SpinGuard lock(sched.lock);
       if (sched.stopwait == 0) break;
     }
     if (sched.stopnote.sleep_for(100'000)) break;
     preemptall();
   }
   sched.stopnote.clear();
-  LockGuard lock(sched.lock);
+  SpinGuard lock(sched.lock);
   if (sched.stopwait != 0) fatal("stopTheWorld: not stopped (stopwait=%d)", sched.stopwait);
 }
 
@@ -891,7 +892,7 @@ P* procresize(M* mp, std::int32_t nprocs) REQUIRES(sched.lock) {
 void startTheWorld(M* mp) {
   P* runnable;
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     runnable = procresize(mp, newprocs);
     sched.gcwaiting.store(false);
   }
@@ -917,7 +918,7 @@ struct MainArgs {
 };
 
 void shutdownRuntime(int status) {
-  LockGuard lock(sched.lock);
+  SpinGuard lock(sched.lock);
   exit_status = status;
   sched.shutdown.store(true);
   while (M* mp = mget()) {
@@ -1152,7 +1153,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   m0->fastrand = 0x853c49e6748fea9bull;
   minit(m0);
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     m0->id = sched.mnext++;
     sched.allm.store(m0);
     P* runnable = procresize(m0, cfg.gomaxprocs);
@@ -1182,7 +1183,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   for (;;) {
     bool all = true;
     {
-      LockGuard lock(sched.lock);
+      SpinGuard lock(sched.lock);
       for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
         if (mp != m0 && !mp->exited) all = false;
       }
@@ -1195,7 +1196,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   }
   int status;
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     status = exit_status;
   }
   munit(m0);
@@ -1216,27 +1217,29 @@ int run_main(void (*entry)(void*, int*), void* arg) {
 }  // namespace detail
 
 void gosched() {
-  M* mp = getm();
+  M* mp = tls_m;  // read once, before any switch: the inline TLS load is safe here
   G* gp = mp ? mp->curg : nullptr;
   if (gp == nullptr) outside_runtime("urgent::gosched");
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGrunnable);
   mp->curg = nullptr;
-  gp->m = nullptr;
   // Go's goschedImpl puts gp on the global queue and calls schedule(). findRunnable's first
   // steps look at the global queue under the same lock, so do them in this critical section
-  // (same choice, one lock round trip fewer) unless the slow path is needed anyway.
+  // (same choice, one lock round trip fewer), then its next step, the local queue, unless
+  // the slow path (locked thread, stop-the-world, shutdown) is needed anyway.
   G* next = nullptr;
+  bool inheritTime = false;
+  bool fast;
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     globrunqput(gp);
-    if (mp->lockedg == nullptr && !sched.gcwaiting.load(std::memory_order_relaxed) &&
-        !sched.shutdown.load(std::memory_order_relaxed)) {
-      next = globrunqgetFair(mp->p);
-    }
+    fast = mp->lockedg == nullptr && !sched.gcwaiting.load(std::memory_order_relaxed) &&
+           !sched.shutdown.load(std::memory_order_relaxed);
+    if (fast) next = globrunqgetFair(mp->p);
   }
+  if (fast && next == nullptr) next = runqget(mp->p, &inheritTime);
   if (next != nullptr) {
-    switchToNext(mp, gp, next, false, false);
+    switchToNext(mp, gp, next, inheritTime, false);
   } else {
     gswitch(mp, gp, false);
   }
@@ -1254,7 +1257,7 @@ int gomaxprocs(int n) {
   acquirem();  // the world-stopper must not be descheduled
   stopTheWorld(mp);
   {
-    LockGuard lock(sched.lock);
+    SpinGuard lock(sched.lock);
     newprocs = n;
   }
   startTheWorld(mp);

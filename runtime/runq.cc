@@ -24,7 +24,7 @@ bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
   if (!pp->runq.head.compare_exchange_strong(h, h + n, kRelease, kRelaxed)) return false;
   batch[n] = gp;
   owner_add<std::uint64_t>(pp->runqputslow_n, 1);
-  LockGuard lock(sched.lock);
+  SpinGuard lock(sched.lock);
   globrunqputbatch(batch, static_cast<std::int32_t>(n + 1));
   return true;
 }

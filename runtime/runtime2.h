@@ -103,7 +103,7 @@ struct alignas(64) G {
   std::uintptr_t stack_lo = 0;  // lowest usable byte
   std::uintptr_t stack_hi = 0;  // one past the highest
   M* lockedm = nullptr;         // [own] lock_os_thread: the M this G is wired to
-  std::int64_t waitsince = 0;   // [own] nanotime when it started waiting
+  std::int64_t waitsince = 0;   // [own] nanotime when it started waiting (valid while waiting)
   WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
   bool preempt = false;             // [atomic-ish] cooperative preemption request
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
@@ -222,7 +222,7 @@ struct alignas(64) P {
 
 // The global scheduler state (Go's schedt).
 struct Sched {
-  Mutex lock;
+  SpinMutex lock;
   // Idle Ms.
   M* midle GUARDED_BY(lock) = nullptr;
   std::int32_t nmidle GUARDED_BY(lock) = 0;
@@ -238,7 +238,7 @@ struct Sched {
   alignas(64) GRing runq GUARDED_BY(lock);
   std::atomic<std::int32_t> runqsize{0};       // [sched] writes; read racily as a hint
   // Global free list of dead Gs (Go's sched.gFree), a LIFO of pointers (see GRing).
-  Mutex gflock;
+  SpinMutex gflock;
   std::vector<G*> gfree GUARDED_BY(gflock);
   std::atomic<std::int32_t> gfree_n{0};
   // Goroutine ids are handed to Ps in batches (Go's goidgen / _GoidCacheBatch).

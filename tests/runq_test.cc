@@ -18,7 +18,7 @@ void drain_global(P* pp, std::vector<G*>* out) {
   for (;;) {
     G* gp;
     {
-      LockGuard lock(sched.lock);
+      SpinGuard lock(sched.lock);
       gp = globrunqget(pp, 1);
     }
     if (gp == nullptr) return;
