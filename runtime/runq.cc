@@ -62,6 +62,17 @@ std::uint32_t runqgrab(P* pp, std::atomic<G*>* batch, std::uint32_t batchHead,
   }
 }
 
+// Starts loading a G a few places behind the one just taken: Gs were usually created on
+// another CPU, and running one starts with a miss on each of its two hot cache lines.
+void prefetchAhead(P* pp, std::uint32_t h, std::uint32_t t) {
+  constexpr std::uint32_t kDistance = 2;
+  if (t - h <= kDistance) return;
+  const char* g =
+      reinterpret_cast<const char*>(pp->runq.slots[(h + kDistance) % kRunqSize].load(kRelaxed));
+  __builtin_prefetch(g, 1);
+  __builtin_prefetch(g + 64, 1);
+}
+
 }  // namespace
 
 bool runqempty(P* pp) {
@@ -113,6 +124,7 @@ G* runqget(P* pp, bool* inheritTime) {
     G* gp = pp->runq.slots[h % kRunqSize].load(kRelaxed);
     pp->runq.head.store(h + 1, kRelease);
     *inheritTime = false;
+    prefetchAhead(pp, h + 1, pp->runq.tail.load(kRelaxed));
     return gp;
   }
   for (;;) {
@@ -122,6 +134,7 @@ G* runqget(P* pp, bool* inheritTime) {
     G* gp = pp->runq.slots[h % kRunqSize].load(kRelaxed);
     if (pp->runq.head.compare_exchange_weak(h, h + 1, kRelease, kRelaxed)) {
       *inheritTime = false;
+      prefetchAhead(pp, h + 1, t);
       return gp;
     }
   }

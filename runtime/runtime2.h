@@ -71,17 +71,18 @@ inline constexpr std::uint32_t kRunqSize = 256;
 
 // Callables up to this size (and alignment 16) are stored inside the G; larger ones at the
 // top of a stack bound when the goroutine is created.
-inline constexpr std::size_t kInlineCallable = 64;
+inline constexpr std::size_t kInlineCallable = 32;
 inline constexpr std::size_t kInlineCallableAlign = 16;
 
 // The most Ps urgent supports (a GOMAXPROCS above this is clamped, with a warning).
 inline constexpr int kMaxGomaxprocs = 1024;
 
-// A goroutine. Laid out by cache line: `go` writes only lines 0 and 1 (the P that runs the
-// G is usually another CPU, and each line it must fetch costs); line 2 is written by the M
-// that runs it.
+// A goroutine. Laid out by cache line, because the P that runs a goroutine is usually not
+// the CPU that created it, and every line it has to fetch from the other CPU costs (measured
+// on `spawn`): `go` with a callable of up to 16 bytes writes line 0 only; the M that runs
+// the G writes line 1, which is usually already in its cache from the G's previous life.
 struct alignas(64) G {
-  // ---- line 0: what creating, queueing and switching touch ----
+  // ---- line 0: written by `go` ----
   // [own] Saved context while suspended. Protocol: the G stores nullptr here *before* it
   // publishes itself (run queue, free list); urgent_ctx_switch stores the real sp as its
   // last act on this stack. Whoever resumes or reuses the G waits for a non-null sp.
@@ -90,27 +91,31 @@ struct alignas(64) G {
   int saved_errno = 0;             // [own] errno of the goroutine while switched out
   G* schedlink = nullptr;          // [queue] link in a free list
   void (*entry)(void*) = nullptr;  // [own] the goroutine's function (type-erased)
-  void* entry_arg = nullptr;       // [own] its storage: inline_callable or the stack top
-  M* m = nullptr;                  // [own] the M running it, while running
   std::int64_t goid = 0;           // [own] set at creation
   std::int64_t parent_goid = 0;    // [own] who created it (for dumps)
-  // ---- line 1 ----
-  // [own] The callable, when it fits (see kInlineCallable).
+  // [own] The callable, when it fits (kInlineCallable bytes, from here into line 1).
   alignas(kInlineCallableAlign) unsigned char inline_callable[kInlineCallable];
-  // ---- line 2: written by the M that runs it ----
+  // ---- line 1: written by the M that runs it ----
+  // [own] Where the callable is when it did not fit inline_callable (at the top of a stack
+  // bound at creation); null otherwise, and in every dead G.
+  void* entry_arg = nullptr;
+  M* m = nullptr;  // [own] the M running it, while running
   // [own] The stack: 0/0 until the goroutine first runs (or is created with a callable too
   // big for inline_callable), given back when it exits.
   std::uintptr_t stack_lo = 0;  // lowest usable byte
   std::uintptr_t stack_hi = 0;  // one past the highest
   M* lockedm = nullptr;         // [own] lock_os_thread: the M this G is wired to
-  std::int64_t waitsince = 0;   // [own] nanotime when it started waiting (valid while waiting)
   WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
   bool preempt = false;             // [atomic-ish] cooperative preemption request
+  // ---- line 2: cold ----
+  std::int64_t waitsince = 0;   // [own] nanotime when it started waiting (valid while waiting)
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
 };
 
-static_assert(offsetof(G, inline_callable) == 64, "line 0 of G must stay one cache line");
+static_assert(offsetof(G, inline_callable) == 48, "a 16-byte callable must end line 0");
+static_assert(offsetof(G, entry_arg) == 80, "line 1 of G continues after the callable");
+static_assert(offsetof(G, waitsince) == 128, "the hot part of G must stay two cache lines");
 
 // A FIFO of G pointers in a growable ring (the global run queue). Go links its global run
 // queue through g.schedlink; a ring of pointers keeps sched.lock's critical sections short:
