@@ -112,7 +112,7 @@ $(BUILD)/bin/%-go: bench/demos/go/%/main.go | deps
 	$(Q)cd $(<D) && $(GOENV) go build -o $(abspath $@) main.go
 
 test: all
-	$(Q)scripts/run-tests.sh $(BUILD)
+	$(Q)SAN=$(SAN) scripts/run-tests.sh $(BUILD)
 
 bench: all
 	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5

@@ -29,8 +29,9 @@ void BM_RawContextSwitch(benchmark::State& state) {
   pp.other_ctx = urgent::arch::make_context(static_cast<char*>(mem) + kStack, other_entry, nullptr);
   for (auto _ : state) urgent_ctx_switch(&pp.main_ctx, &pp.other_ctx);  // there and back
   state.SetItemsProcessed(state.iterations() * 2);
-  state.counters["ns/switch"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns/switch"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   munmap(mem, kStack);
 }
 BENCHMARK(BM_RawContextSwitch);

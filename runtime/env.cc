@@ -74,15 +74,26 @@ std::optional<std::size_t> parse_size(const char* s, std::string* why) {
   int shift = 0;
   switch (*p) {
     case '\0': break;
-    case 'k': case 'K': shift = 10; p++; break;
-    case 'm': case 'M': shift = 20; p++; break;
-    case 'g': case 'G': shift = 30; p++; break;
-    default:
-      *why = "unknown unit (use k, M or G)";
-      return std::nullopt;
+    case 'k':
+    case 'K':
+      shift = 10;
+      p++;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      p++;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      p++;
+      break;
+    default: *why = "unknown unit (use k, M or G)"; return std::nullopt;
   }
   // Accept the spelled-out suffixes KiB/kB/K/k alike: all mean powers of 1024 here.
-  if (shift != 0 && (std::strcmp(p, "iB") == 0 || std::strcmp(p, "B") == 0 || std::strcmp(p, "b") == 0)) {
+  if (shift != 0 &&
+      (std::strcmp(p, "iB") == 0 || std::strcmp(p, "B") == 0 || std::strcmp(p, "b") == 0)) {
     p += std::strlen(p);
   }
   if (*p != '\0') {

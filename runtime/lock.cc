@@ -21,9 +21,9 @@
 
 namespace urgent::rt {
 namespace {
-constexpr int kActiveSpin = 4;       // rounds of PAUSE spinning (Go: active_spin)
+constexpr int kActiveSpin = 4;        // rounds of PAUSE spinning (Go: active_spin)
 constexpr int kActiveSpinCount = 30;  // PAUSEs per round (Go: active_spin_cnt)
-constexpr int kPassiveSpin = 1;      // rounds of sched_yield (Go: passive_spin)
+constexpr int kPassiveSpin = 1;       // rounds of sched_yield (Go: passive_spin)
 }  // namespace
 
 std::int64_t nanotime() {
@@ -46,8 +46,8 @@ void futex_sleep(std::atomic<std::uint32_t>* addr, std::uint32_t val, std::int64
   }
   // Errors (EAGAIN: value changed, EINTR, ETIMEDOUT) all mean "look again": callers loop.
   int saved = errno;
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, tsp,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, tsp, nullptr,
+          0);
   errno = saved;
 }
 

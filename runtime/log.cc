@@ -21,6 +21,8 @@ bool valid_level(const std::string& name) {
   return name == "off" || spdlog::level::from_str(name) != spdlog::level::off;
 }
 
-void set_level(const std::string& name) { logger().set_level(spdlog::level::from_str(name)); }
+void set_level(const std::string& name) {
+  logger().set_level(spdlog::level::from_str(name));
+}
 
 }  // namespace urgent::rt::log

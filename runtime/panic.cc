@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <vector>
-
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -30,6 +28,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "proc.h"
 
@@ -57,7 +56,8 @@ void print_goroutine_header(const G* gp, const char* status) {
 }
 
 void print_created_by(const G* gp) {
-  if (gp->parent_goid != 0) printf_raw("created by goroutine %lld\n", static_cast<long long>(gp->parent_goid));
+  if (gp->parent_goid != 0)
+    printf_raw("created by goroutine %lld\n", static_cast<long long>(gp->parent_goid));
 }
 
 // Function symbols of the executable's .symtab, for frames dladdr cannot name (functions
@@ -74,13 +74,14 @@ const std::vector<ExeSymbol>& exe_symbols() {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return out;
     struct stat st;
-    void* map = fstat(fd, &st) == 0 ? mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
-                                     : MAP_FAILED;
+    void* map =
+        fstat(fd, &st) == 0 ? mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
     close(fd);
     if (map == MAP_FAILED) return out;
     auto* base = static_cast<const char*>(map);
     auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
-    if (st.st_size < static_cast<off_t>(sizeof *eh) || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
+    if (st.st_size < static_cast<off_t>(sizeof *eh) ||
+        std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
       munmap(map, st.st_size);
       return out;
     }
@@ -303,6 +304,8 @@ void panic_init() {
   old_terminate = std::set_terminate(on_terminate);
 }
 
-void panic_fini() { std::set_terminate(old_terminate); }
+void panic_fini() {
+  std::set_terminate(old_terminate);
+}
 
 }  // namespace urgent::rt

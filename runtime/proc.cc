@@ -59,9 +59,9 @@ namespace {
 
 thread_local M* tls_m = nullptr;
 
-constexpr std::int64_t kGoidCacheBatch = 16;  // Go's _GoidCacheBatch
-constexpr std::int32_t kGfreeLocalMax = 64;   // gfput spills to global above this
-constexpr std::int32_t kGfreeLocalKeep = 32;  // ... down to this many
+constexpr std::int64_t kGoidCacheBatch = 16;   // Go's _GoidCacheBatch
+constexpr std::int32_t kGfreeLocalMax = 64;    // gfput spills to global above this
+constexpr std::int32_t kGfreeLocalKeep = 32;   // ... down to this many
 constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
 
 std::atomic<bool> running{false};
@@ -90,7 +90,9 @@ void waitSaved(G* gp) {
   while (__atomic_load_n(&gp->ctx.sp, __ATOMIC_ACQUIRE) == nullptr) arch::cpu_relax();
 }
 
-void markSwitching(G* gp) { __atomic_store_n(&gp->ctx.sp, nullptr, __ATOMIC_RELAXED); }
+void markSwitching(G* gp) {
+  __atomic_store_n(&gp->ctx.sp, nullptr, __ATOMIC_RELAXED);
+}
 
 // The body of every goroutine: urgent_gostart calls it on the goroutine's stack.
 [[noreturn]] void goentry(void* arg);
@@ -101,6 +103,7 @@ void markSwitching(G* gp) { __atomic_store_n(&gp->ctx.sp, nullptr, __ATOMIC_RELA
 // put the stack in the P's cache.
 void cacheDeadStack(M* mp) {
   if (mp->deadstack.lo == 0) return;
+  fiber_reset_stack(mp->deadstack);
   stackput(mp->p != nullptr ? &mp->p->stackcache : nullptr, mp->deadstack);
   mp->deadstack = Stack{0, 0};
 }
@@ -421,8 +424,7 @@ G* gfget(P* pp) {
         batch[k++] = sched.gfree.back();
         sched.gfree.pop_back();
       }
-      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()),
-                          std::memory_order_relaxed);
+      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
     }
     for (std::int32_t i = 0; i < k; i++) {
       batch[i]->schedlink = pp->gfree;
@@ -481,7 +483,6 @@ void bindStack(P* pp, G* gp) {
   Stack st = stackget(&pp->stackcache);
   gp->stack_lo = st.lo;
   gp->stack_hi = st.hi;
-  fiber_reset_stack(gp);
 }
 
 // ---- scheduling ----
@@ -739,7 +740,6 @@ void gswitch(M* mp, G* gp, bool exiting) {
   switchToNext(mp, gp, next, inheritTime, exiting);
 }
 
-
 [[noreturn]] void goexit1() {
   M* mp = getm();
   G* gp = mp->curg;
@@ -760,15 +760,14 @@ void gswitch(M* mp, G* gp, bool exiting) {
   G* next = nullptr;
   bool inheritTime = false;
   if (!mp->exit_locked) next = schedule(mp, &inheritTime, false);
-  if (next != nullptr && next->stack_lo == 0 &&
-      (next->lockedm == nullptr || next->lockedm == mp)) {
+  if (next != nullptr && next->stack_lo == 0 && (next->lockedm == nullptr || next->lockedm == mp)) {
     // next has never run: start it right here, on our hot stack (no save, no switch).
     next->stack_lo = dying.lo;
     next->stack_hi = dying.hi;
     execute(mp, next, inheritTime);
     gfput(pp, gp);
     __atomic_store_n(&gp->ctx.sp, &gp->ctx, __ATOMIC_RELEASE);  // nothing of gp is in use now
-    fiber_reset_stack(next);  // the dead frames' redzones (ASan)
+    fiber_reset_stack(dying);                                   // the dead frames' redzones (ASan)
     fiber_start(gp, next, true);
     *mp->errno_ptr = 0;
     urgent_ctx_restart(reinterpret_cast<void*>(dying.hi), &goentry, next);
@@ -982,8 +981,7 @@ void releasem() {
 
 void badgstatus(G* gp, std::uint32_t from, std::uint32_t to, std::uint32_t cur) {
   fatal("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)",
-        static_cast<long long>(gp->goid), gstatus_name(from), gstatus_name(to),
-        gstatus_name(cur));
+        static_cast<long long>(gp->goid), gstatus_name(from), gstatus_name(to), gstatus_name(cur));
 }
 
 void globrunqput(G* gp) {
@@ -1015,7 +1013,8 @@ std::uint32_t fastrand() {
   M* mp = getm();
   mp->fastrand += 0xa0761d6478bd642full;
   __uint128_t r = static_cast<__uint128_t>(mp->fastrand) * (mp->fastrand ^ 0xe7037ed1a0b428dbull);
-  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(r >> 64) ^ static_cast<std::uint64_t>(r));
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(r >> 64) ^
+                                    static_cast<std::uint64_t>(r));
 }
 
 void wakep() {
@@ -1051,14 +1050,18 @@ void goready(G* gp) {
   wakep();
 }
 
-std::int64_t allglen() { return allglen_.load(std::memory_order_acquire); }
+std::int64_t allglen() {
+  return allglen_.load(std::memory_order_acquire);
+}
 
 G* allg_at(std::int64_t i) {
   LockGuard lock(allglock);
   return allgs[static_cast<std::size_t>(i)];
 }
 
-bool runtime_running() { return running.load(std::memory_order_acquire); }
+bool runtime_running() {
+  return running.load(std::memory_order_acquire);
+}
 
 const char* gstatus_name(std::uint32_t s) {
   switch (s) {
@@ -1275,7 +1278,9 @@ int num_goroutine() {
   return n < 1 ? (runtime_running() ? 1 : 0) : static_cast<int>(n);
 }
 
-int num_cpu() { return getproccount(); }
+int num_cpu() {
+  return getproccount();
+}
 
 void lock_os_thread() {
   M* mp = getm();

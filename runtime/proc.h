@@ -43,7 +43,8 @@ void releasem();
 // (runtime2.h), and unlike Go there is no concurrent scanner setting a _Gscan bit.
 inline void casgstatus(G* gp, std::uint32_t from, std::uint32_t to) {
   std::uint32_t cur = gp->atomicstatus.load(std::memory_order_relaxed);
-  if (cur != from) [[unlikely]] badgstatus(gp, from, to, cur);
+  if (cur != from) [[unlikely]]
+    badgstatus(gp, from, to, cur);
   gp->atomicstatus.store(to, std::memory_order_release);
 }
 

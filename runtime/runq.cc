@@ -20,7 +20,8 @@ bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
   G* batch[kRunqSize / 2 + 1];
   std::uint32_t n = (t - h) / 2;
   if (n != kRunqSize / 2) fatal("runqputslow: queue is not full");
-  for (std::uint32_t i = 0; i < n; i++) batch[i] = pp->runq.slots[(h + i) % kRunqSize].load(kRelaxed);
+  for (std::uint32_t i = 0; i < n; i++)
+    batch[i] = pp->runq.slots[(h + i) % kRunqSize].load(kRelaxed);
   if (!pp->runq.head.compare_exchange_strong(h, h + n, kRelease, kRelaxed)) return false;
   batch[n] = gp;
   owner_add<std::uint64_t>(pp->runqputslow_n, 1);
@@ -31,8 +32,7 @@ bool runqputslow(P* pp, G* gp, std::uint32_t h, std::uint32_t t) {
 
 // Copies up to half of pp's ring into `batch` starting at batchHead; returns how many.
 // With stealRunNextG and an empty ring, takes runnext instead.
-std::uint32_t runqgrab(P* pp, std::atomic<G*>* batch, std::uint32_t batchHead,
-                       bool stealRunNextG) {
+std::uint32_t runqgrab(P* pp, std::atomic<G*>* batch, std::uint32_t batchHead, bool stealRunNextG) {
   for (;;) {
     std::uint32_t h = pp->runq.head.load(kAcquire);  // synchronize with other consumers
     std::uint32_t t = pp->runq.tail.load(kAcquire);  // synchronize with the producer

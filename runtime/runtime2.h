@@ -8,12 +8,12 @@
 //   [const]  written once before the object is published
 #pragma once
 
-#include <atomic>
-#include <cstddef>
-#include <cstdint>
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "context.h"
@@ -102,13 +102,13 @@ struct alignas(64) G {
   M* m = nullptr;  // [own] the M running it, while running
   // [own] The stack: 0/0 until the goroutine first runs (or is created with a callable too
   // big for inline_callable), given back when it exits.
-  std::uintptr_t stack_lo = 0;  // lowest usable byte
-  std::uintptr_t stack_hi = 0;  // one past the highest
-  M* lockedm = nullptr;         // [own] lock_os_thread: the M this G is wired to
+  std::uintptr_t stack_lo = 0;                // lowest usable byte
+  std::uintptr_t stack_hi = 0;                // one past the highest
+  M* lockedm = nullptr;                       // [own] lock_os_thread: the M this G is wired to
   WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
-  bool preempt = false;             // [atomic-ish] cooperative preemption request
+  bool preempt = false;                       // [atomic-ish] cooperative preemption request
   // ---- line 2: cold ----
-  std::int64_t waitsince = 0;   // [own] nanotime when it started waiting (valid while waiting)
+  std::int64_t waitsince = 0;       // [own] nanotime when it started waiting (valid while waiting)
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
 };
@@ -166,32 +166,32 @@ static_assert(offsetof(G, ctx) == 0, "G::ctx is the first field");
 
 // An OS thread.
 struct M {
-  std::int64_t id = 0;             // [const]
-  G g0;                            // [own] the scheduler context on the thread's own stack
-  G* curg = nullptr;               // [own] the G running on this M, or null on g0
-  P* p = nullptr;                  // [own] the attached P
-  P* nextp = nullptr;              // [sched] P to acquire when woken (startm)
-  bool spinning = false;           // [own] looking for work; counted in sched.nmspinning
-  bool is_m0 = false;              // [const] the thread that called urgent::run
-  int locks = 0;                   // [own] >0: holds a runtime lock; no preemption
-  G* lockedg = nullptr;            // [own] lock_os_thread: the G wired to this M
-  std::uint32_t locked_ext = 0;    // [own] lock_os_thread nesting count
-  G* pending = nullptr;            // [own] a G that g0 must hand to its locked M
-  G* nextg = nullptr;              // [own] a G that g0 must switch to once it is saved
-  Stack deadstack{0, 0};           // [own] stack of the G that just exited, to cache after
-                                   // the switch off it (switchTo, goentry)
-  M* schedlink = nullptr;          // [sched] link in sched.midle
-  M* alllink = nullptr;            // [const] link in sched.allm
-  Note park;                       // sleeps here when idle (stopm)
-  int* errno_ptr = nullptr;        // [const] the thread's errno, saved/restored per G
-  pid_t tid = 0;                   // [const] kernel thread id
-  pthread_t thread{};              // [const]
-  std::uint64_t fastrand = 0;      // [own] wyrand state
+  std::int64_t id = 0;              // [const]
+  G g0;                             // [own] the scheduler context on the thread's own stack
+  G* curg = nullptr;                // [own] the G running on this M, or null on g0
+  P* p = nullptr;                   // [own] the attached P
+  P* nextp = nullptr;               // [sched] P to acquire when woken (startm)
+  bool spinning = false;            // [own] looking for work; counted in sched.nmspinning
+  bool is_m0 = false;               // [const] the thread that called urgent::run
+  int locks = 0;                    // [own] >0: holds a runtime lock; no preemption
+  G* lockedg = nullptr;             // [own] lock_os_thread: the G wired to this M
+  std::uint32_t locked_ext = 0;     // [own] lock_os_thread nesting count
+  G* pending = nullptr;             // [own] a G that g0 must hand to its locked M
+  G* nextg = nullptr;               // [own] a G that g0 must switch to once it is saved
+  Stack deadstack{0, 0};            // [own] stack of the G that just exited, to cache after
+                                    // the switch off it (switchTo, goentry)
+  M* schedlink = nullptr;           // [sched] link in sched.midle
+  M* alllink = nullptr;             // [const] link in sched.allm
+  Note park;                        // sleeps here when idle (stopm)
+  int* errno_ptr = nullptr;         // [const] the thread's errno, saved/restored per G
+  pid_t tid = 0;                    // [const] kernel thread id
+  pthread_t thread{};               // [const]
+  std::uint64_t fastrand = 0;       // [own] wyrand state
   void* sigaltstack_mem = nullptr;  // [own] signal stack (SIGSEGV handler)
   std::size_t sigaltstack_size = 0;
-  bool exit_locked = false;        // [own] its locked G exited: the thread exits too
-  bool parked_locked = false;      // [sched] asleep in stoplockedm, waiting for its G
-  bool exited = false;             // [sched] left its scheduler loop; join it at shutdown
+  bool exit_locked = false;    // [own] its locked G exited: the thread exits too
+  bool parked_locked = false;  // [sched] asleep in stoplockedm, waiting for its G
+  bool exited = false;         // [sched] left its scheduler loop; join it at shutdown
 };
 
 // The local run queue of a P: Go's lock-free ring. The owner pushes at tail; the owner and
@@ -205,24 +205,24 @@ struct RunQueue {
 
 // A processor.
 struct alignas(64) P {
-  std::int32_t id = 0;                             // [const]
-  std::atomic<std::uint32_t> status{kPgcstop};     // [atomic] PStatus
-  P* link = nullptr;                               // [sched] link in sched.pidle
-  M* m = nullptr;                                  // [own] back link to the M holding it
-  std::uint32_t schedtick = 0;                     // [own] incremented on every schedule
-  std::uint64_t goidcache = 0, goidcacheend = 0;   // [own] batch of goroutine ids
+  std::int32_t id = 0;                            // [const]
+  std::atomic<std::uint32_t> status{kPgcstop};    // [atomic] PStatus
+  P* link = nullptr;                              // [sched] link in sched.pidle
+  M* m = nullptr;                                 // [own] back link to the M holding it
+  std::uint32_t schedtick = 0;                    // [own] incremented on every schedule
+  std::uint64_t goidcache = 0, goidcacheend = 0;  // [own] batch of goroutine ids
   // [atomic] Next G to run, ahead of runq; inherits the time slice. On its own cache line:
   // the owner CASes it on every `go`, while spinning thieves keep reading `status`.
   alignas(64) std::atomic<G*> runnext{nullptr};
   RunQueue runq;
-  G* gfree = nullptr;                        // [own] dead Gs (no stacks), for reuse
-  StackCache stackcache;                     // [own] free stacks
-  std::atomic<std::int32_t> gfree_n{0};      // [own, read racily by num_goroutine]
+  G* gfree = nullptr;                    // [own] dead Gs (no stacks), for reuse
+  StackCache stackcache;                 // [own] free stacks
+  std::atomic<std::int32_t> gfree_n{0};  // [own, read racily by num_goroutine]
   // Counters, [own] writes, read racily by sched_stats().
   std::atomic<std::uint64_t> goroutines_created{0};
-  std::atomic<std::uint64_t> steals{0};          // successful steal operations by this P
-  std::atomic<std::uint64_t> stolen{0};          // Gs this P took from others
-  std::atomic<std::uint64_t> runqputslow_n{0};   // overflows to the global queue
+  std::atomic<std::uint64_t> steals{0};         // successful steal operations by this P
+  std::atomic<std::uint64_t> stolen{0};         // Gs this P took from others
+  std::atomic<std::uint64_t> runqputslow_n{0};  // overflows to the global queue
 };
 
 // The global scheduler state (Go's schedt).
@@ -231,17 +231,17 @@ struct Sched {
   // Idle Ms.
   M* midle GUARDED_BY(lock) = nullptr;
   std::int32_t nmidle GUARDED_BY(lock) = 0;
-  std::int64_t mnext GUARDED_BY(lock) = 0;     // next M id
+  std::int64_t mnext GUARDED_BY(lock) = 0;  // next M id
   std::int32_t maxmcount GUARDED_BY(lock) = 10000;
-  std::atomic<M*> allm{nullptr};               // every M ever created in this run
+  std::atomic<M*> allm{nullptr};  // every M ever created in this run
   // Idle Ps.
   P* pidle GUARDED_BY(lock) = nullptr;
   // Read by wakep on every `go` and ready: kept off the line that sched.lock bounces on.
   alignas(64) std::atomic<std::int32_t> npidle{0};
-  std::atomic<std::int32_t> nmspinning{0};     // Ms looking for work
+  std::atomic<std::int32_t> nmspinning{0};  // Ms looking for work
   // Global run queue.
   alignas(64) GRing runq GUARDED_BY(lock);
-  std::atomic<std::int32_t> runqsize{0};       // [sched] writes; read racily as a hint
+  std::atomic<std::int32_t> runqsize{0};  // [sched] writes; read racily as a hint
   // Global free list of dead Gs (Go's sched.gFree), a LIFO of pointers (see GRing).
   SpinMutex gflock;
   std::vector<G*> gfree GUARDED_BY(gflock);

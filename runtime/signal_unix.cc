@@ -16,8 +16,8 @@
 
 #include "panic.h"
 #include "proc.h"
-#include "sigctxt.h"
 #include "sanitizer.h"
+#include "sigctxt.h"
 #include "stack.h"
 
 namespace urgent::rt {
@@ -33,7 +33,9 @@ constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS};
 struct sigaction old_actions[2];
 sigset_t initial_mask;
 
-const char* signame(int sig) { return sig == SIGSEGV ? "SIGSEGV: segmentation violation" : "SIGBUS: bus error"; }
+const char* signame(int sig) {
+  return sig == SIGSEGV ? "SIGSEGV: segmentation violation" : "SIGBUS: bus error";
+}
 
 [[noreturn]] void stack_overflow(G* gp, std::uintptr_t sp) {
   if (gp != nullptr) {
@@ -98,8 +100,8 @@ void signal_fini() {
 }
 
 void signal_minit(M* mp) {
-  void* mem = mmap(nullptr, kSigStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* mem =
+      mmap(nullptr, kSigStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) fatal("signal_minit: cannot map a signal stack");
   stack_t ss;
   ss.ss_sp = mem;

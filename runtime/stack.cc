@@ -36,10 +36,10 @@ struct Chunk {
 };
 
 Mutex mu;
-std::size_t usable = 0;   // bytes per stack
-std::size_t slot = 0;     // guard + usable
+std::size_t usable = 0;  // bytes per stack
+std::size_t slot = 0;    // guard + usable
 std::size_t per_chunk = 0;
-std::atomic<Chunk*> chunks{nullptr};  // [mu] writes; read lock-free by the signal handler
+std::atomic<Chunk*> chunks{nullptr};       // [mu] writes; read lock-free by the signal handler
 std::uintptr_t cursor GUARDED_BY(mu) = 0;  // next free slot in the newest chunk
 std::uintptr_t cursor_end GUARDED_BY(mu) = 0;
 std::vector<Stack> global_free GUARDED_BY(mu);
@@ -76,9 +76,10 @@ void ensure_map_count(std::size_t stacks) REQUIRES(mu) {
       return;
     }
   }
-  fatal("out of memory mappings: %zu goroutine stacks need vm.max_map_count >= %ld (it is %ld); "
-        "run `sysctl -w vm.max_map_count=%ld` as root",
-        stacks, need, have, want);
+  fatal(
+      "out of memory mappings: %zu goroutine stacks need vm.max_map_count >= %ld (it is %ld); "
+      "run `sysctl -w vm.max_map_count=%ld` as root",
+      stacks, need, have, want);
 }
 
 void install_guard(std::uintptr_t base) {
@@ -183,14 +184,20 @@ void stackcache_flush(StackCache* c) {
   c->n = 0;
 }
 
-std::size_t stack_size() { return usable; }
+std::size_t stack_size() {
+  return usable;
+}
 
 std::size_t stack_count() {
   LockGuard lock(mu);
   return nstacks;
 }
-std::size_t stack_guard_size() { return kGuardSize; }
-bool stack_guard_madvise() { return use_madvise; }
+std::size_t stack_guard_size() {
+  return kGuardSize;
+}
+bool stack_guard_madvise() {
+  return use_madvise;
+}
 
 bool stack_guard_contains(std::uintptr_t addr) {
   for (Chunk* c = chunks.load(std::memory_order_acquire); c != nullptr; c = c->next) {

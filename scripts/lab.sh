@@ -7,6 +7,6 @@ build=${1:-build}
 cd "$(dirname "$0")/.."
 for procs in 1 "$(nproc)"; do
   echo "== demo1, GOMAXPROCS=$procs: urgent | Go"
-  paste -d'|' <(GOMAXPROCS=$procs "$build/bin/demo1") <(GOMAXPROCS=$procs build/bin/demo1-go) |
+  paste -d'|' <(GOMAXPROCS=$procs "$build/bin/demo1") <(GOMAXPROCS=$procs "$build/bin/demo1-go") |
     awk -F'|' '{ printf "  %-42s | %s\n", $1, $2 }'
 done

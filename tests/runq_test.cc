@@ -1,4 +1,6 @@
 // tests/runq_test.cc: the local run queue (runq.cc) under concurrent stealing, white-box.
+#include "runq.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "proc.h"
-#include "runq.h"
 
 namespace urgent::rt {
 namespace {
@@ -31,8 +32,8 @@ TEST(RunQueue, PutGetFifoWithRunnext) {
   G a, b, c;
   bool inherit = false;
   runqput(pp.get(), &a, false);
-  runqput(pp.get(), &b, true);   // runnext
-  runqput(pp.get(), &c, true);   // replaces runnext, b kicked to the tail
+  runqput(pp.get(), &b, true);  // runnext
+  runqput(pp.get(), &c, true);  // replaces runnext, b kicked to the tail
   EXPECT_EQ(runqlen(pp.get()), 3u);
   EXPECT_EQ(runqget(pp.get(), &inherit), &c);
   EXPECT_TRUE(inherit);

@@ -309,8 +309,12 @@ TEST(LockOSThread, ExitingLockedGoroutineTakesItsThread) {
   }
 }
 
-__attribute__((noinline)) int read_errno() { return errno; }
-__attribute__((noinline)) void write_errno(int v) { errno = v; }
+__attribute__((noinline)) int read_errno() {
+  return errno;
+}
+__attribute__((noinline)) void write_errno(int v) {
+  errno = v;
+}
 
 TEST(Errno, IsPerGoroutineAcrossSwitchesAndThreads) {
   std::atomic<int> bad{0};
@@ -356,22 +360,26 @@ __attribute__((noinline)) int recurse(int n) {
 #pragma GCC diagnostic pop
 
 TEST(StackDeathTest, OverflowIsAFatalErrorNamingTheGoroutine) {
-  EXPECT_EXIT(run_with(1, [] {
-                urgent::go([] { recurse(0); });
-                for (;;) urgent::gosched();
-              }),
+  EXPECT_EXIT(run_with(1,
+                       [] {
+                         urgent::go([] { recurse(0); });
+                         for (;;) urgent::gosched();
+                       }),
               testing::ExitedWithCode(2),
               "runtime: goroutine stack exceeds [0-9]+-byte limit(.|\n)*"
               "fatal error: stack overflow(.|\n)*goroutine 2 \\[running\\]:");
 }
 
-__attribute__((noinline)) void throw_boom() { throw std::runtime_error("boom"); }
+__attribute__((noinline)) void throw_boom() {
+  throw std::runtime_error("boom");
+}
 
 TEST(PanicDeathTest, EscapingExceptionPanicsWithStatus2) {
-  EXPECT_EXIT(run_with(2, [] {
-                urgent::go([] { throw_boom(); });
-                for (;;) urgent::gosched();
-              }),
+  EXPECT_EXIT(run_with(2,
+                       [] {
+                         urgent::go([] { throw_boom(); });
+                         for (;;) urgent::gosched();
+                       }),
               testing::ExitedWithCode(2),
               "panic: boom\n\ngoroutine 2 \\[running\\]:\n(.|\n)*throw_boom");
 }

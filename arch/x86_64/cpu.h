@@ -7,7 +7,9 @@ namespace urgent::arch {
 
 // Spin-wait hint: PAUSE lets the sibling hyperthread run and avoids a memory-order
 // mis-speculation penalty when the awaited cache line changes.
-inline void cpu_relax() { __builtin_ia32_pause(); }
+inline void cpu_relax() {
+  __builtin_ia32_pause();
+}
 
 // Bytes below the stack pointer that a leaf function may use without moving rsp
 // (the System V red zone).

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-make --no-print-directory install PREFIX="$tmp/prefix" >/dev/null
+# The same build as the tests (SAN, from make test), in a make of its own.
+san=${SAN:-}
+env -u MAKEFLAGS -u MFLAGS make --no-print-directory install PREFIX="$tmp/prefix" SAN="$san" >/dev/null
 for f in include/urgent/urgent.h include/urgent/go.h lib/liburgent.a lib/pkgconfig/urgent.pc; do
   [[ -f "$tmp/prefix/$f" ]] || { echo "install.sh: missing $f" >&2; exit 1; }
 done
@@ -15,7 +17,7 @@ done
 awk '/^```cpp$/ { on = 1; next } /^```$/ && on { exit } on' README.md > "$tmp/hello.cpp"
 [[ -s "$tmp/hello.cpp" ]] || { echo "install.sh: no quick-start in README.md" >&2; exit 1; }
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
-g++ -std=c++20 "$tmp/hello.cpp" -o "$tmp/hello" $(pkg-config --cflags --libs urgent)
+g++ -std=c++20 ${san:+-fsanitize=$san} "$tmp/hello.cpp" -o "$tmp/hello" $(pkg-config --cflags --libs urgent)
 out=$(GOMAXPROCS=1 "$tmp/hello")
 # With one P the goroutines run in Go's order: the last created first.
 grep -q "^hello from goroutine 12 (i=10)$" <<<"$(head -1 <<<"$out")" ||
