@@ -59,6 +59,7 @@ GO_BENCH := $(BUILD)/bin/urgent-bench-go
 GO_DEMOS := $(BUILD)/bin/demo1-go
 
 .PHONY: all deps test bench lab install clean format
+.SECONDARY:  # keep object files that pattern-rule chains would delete
 all: $(LIB) $(TOOLS) $(TESTS) $(GO_BENCH) $(GO_DEMOS)
 
 deps:
