@@ -60,8 +60,7 @@ namespace {
 thread_local M* tls_m = nullptr;
 
 constexpr std::int64_t kGoidCacheBatch = 16;   // Go's _GoidCacheBatch
-constexpr std::int32_t kGfreeLocalMax = 64;    // gfput spills to global above this
-constexpr std::int32_t kGfreeLocalKeep = 32;   // ... down to this many
+constexpr int kGfreePrefetch = 2;  // gfget prefetches the G this many `go`s ahead
 constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
 
 std::atomic<bool> running{false};
@@ -396,50 +395,45 @@ void globrunqputhead(G* gp) REQUIRES(sched.lock) {
 
 // ---- G free lists ----
 
+void publishGfreeCount(P* pp) { pp->gfree_n.store(pp->gfree.n, std::memory_order_relaxed); }
+
 void gfput(P* pp, G* gp) {
-  gp->schedlink = pp->gfree;
-  pp->gfree = gp;
-  std::int32_t n = pp->gfree_n.load(std::memory_order_relaxed) + 1;
-  if (n >= kGfreeLocalMax) {
-    SpinGuard lock(sched.gflock);
-    while (n > kGfreeLocalKeep) {
-      G* g = pp->gfree;
-      pp->gfree = g->schedlink;
-      sched.gfree.push_back(g);
-      n--;
+  GCache& c = pp->gfree;
+  if (c.n == GCache::kMax) {
+    // Full: the older half goes to the global list, the most recently freed stay.
+    constexpr int kSpill = GCache::kMax / 2;
+    {
+      SpinGuard lock(sched.gflock);
+      sched.gfree.insert(sched.gfree.end(), c.gs, c.gs + kSpill);
+      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()),
+                          std::memory_order_relaxed);
     }
-    sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
+    std::copy(c.gs + kSpill, c.gs + c.n, c.gs);
+    c.n -= kSpill;
   }
-  pp->gfree_n.store(n, std::memory_order_relaxed);
+  c.gs[c.n++] = gp;
+  publishGfreeCount(pp);
 }
 
 G* gfget(P* pp) {
-  if (pp->gfree == nullptr && sched.gfree_n.load(std::memory_order_relaxed) != 0) {
-    // Take a batch of pointers under the lock; link them outside it (the Gs are cold here).
-    G* batch[kGfreeLocalKeep];
-    std::int32_t k = 0;
-    {
-      SpinGuard lock(sched.gflock);
-      while (k < kGfreeLocalKeep && !sched.gfree.empty()) {
-        batch[k++] = sched.gfree.back();
-        sched.gfree.pop_back();
-      }
-      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
-    }
-    for (std::int32_t i = 0; i < k; i++) {
-      batch[i]->schedlink = pp->gfree;
-      pp->gfree = batch[i];
-    }
-    pp->gfree_n.store(pp->gfree_n.load(std::memory_order_relaxed) + k, std::memory_order_relaxed);
+  GCache& c = pp->gfree;
+  if (c.n == 0 && sched.gfree_n.load(std::memory_order_relaxed) != 0) {
+    SpinGuard lock(sched.gflock);
+    std::size_t k = std::min<std::size_t>(GCache::kMax / 2, sched.gfree.size());
+    std::copy(sched.gfree.end() - k, sched.gfree.end(), c.gs);
+    sched.gfree.resize(sched.gfree.size() - k);
+    sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
+    c.n = static_cast<int>(k);
   }
-  G* gp = pp->gfree;
-  if (gp == nullptr) return nullptr;
-  pp->gfree = gp->schedlink;
-  owner_add<std::int32_t>(pp->gfree_n, -1);  // [own]: only this P writes it
-  if (G* next = pp->gfree) {
-    // The next `go` will write both hot lines of the next free G, which another CPU freed.
+  if (c.n == 0) return nullptr;
+  G* gp = c.gs[--c.n];
+  publishGfreeCount(pp);
+  // A `go` a few calls from now will write the hot lines of that G, which another CPU
+  // usually freed: start fetching them now.
+  if (c.n > kGfreePrefetch) {
+    const char* next = reinterpret_cast<const char*>(c.gs[c.n - 1 - kGfreePrefetch]);
     __builtin_prefetch(next, 1);
-    __builtin_prefetch(reinterpret_cast<char*>(next) + 64, 1);
+    __builtin_prefetch(next + 64, 1);
   }
   waitSaved(gp);  // its previous life may still be switching away
   return gp;
@@ -448,12 +442,10 @@ G* gfget(P* pp) {
 // Moves a destroyed P's free Gs to the global list (Go's gfpurge).
 void gfpurge(P* pp) {
   SpinGuard lock(sched.gflock);
-  while (G* g = pp->gfree) {
-    pp->gfree = g->schedlink;
-    sched.gfree.push_back(g);
-  }
+  sched.gfree.insert(sched.gfree.end(), pp->gfree.gs, pp->gfree.gs + pp->gfree.n);
   sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
-  pp->gfree_n.store(0, std::memory_order_relaxed);
+  pp->gfree.n = 0;
+  publishGfreeCount(pp);
 }
 
 // Allocates a G (without a stack). G structs are carved out of slabs owned by allgs' lock:

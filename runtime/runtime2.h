@@ -89,7 +89,6 @@ struct alignas(64) G {
   arch::Context ctx;
   std::atomic<std::uint32_t> atomicstatus{kGidle};  // [atomic] GStatus, via casgstatus
   int saved_errno = 0;             // [own] errno of the goroutine while switched out
-  G* schedlink = nullptr;          // [queue] link in a free list
   void (*entry)(void*) = nullptr;  // [own] the goroutine's function (type-erased)
   std::int64_t goid = 0;           // [own] set at creation
   std::int64_t parent_goid = 0;    // [own] who created it (for dumps)
@@ -203,6 +202,14 @@ struct RunQueue {
   std::atomic<G*> slots[kRunqSize];    // [atomic] relaxed; ordered by head/tail
 };
 
+// A P's cache of dead Gs, a LIFO of pointers (Go's p.gFree, which is a linked list: an
+// array lets gfget prefetch the G a few spawns ahead instead of chasing links).
+struct GCache {
+  static constexpr int kMax = 64;  // gfput spills half to the global list when full
+  G* gs[kMax];
+  int n = 0;
+};
+
 // A processor.
 struct alignas(64) P {
   std::int32_t id = 0;                            // [const]
@@ -215,7 +222,7 @@ struct alignas(64) P {
   // the owner CASes it on every `go`, while spinning thieves keep reading `status`.
   alignas(64) std::atomic<G*> runnext{nullptr};
   RunQueue runq;
-  G* gfree = nullptr;                    // [own] dead Gs (no stacks), for reuse
+  GCache gfree;                          // [own] dead Gs (no stacks), for reuse
   StackCache stackcache;                 // [own] free stacks
   std::atomic<std::int32_t> gfree_n{0};  // [own, read racily by num_goroutine]
   // Counters, [own] writes, read racily by sched_stats().
