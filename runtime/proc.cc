@@ -114,7 +114,7 @@ void cacheDeadStack(M* mp) {
 // null). Spinning here for it would deadlock when its M is in the same situation waiting for
 // `from`; so the wait is done on g0 instead, after `from` is saved (g0's loop, mp->nextg).
 // A context on g0 is never published, so waits from g0 cannot form a cycle.
-void switchTo(M* mp, G* from, G* to, bool exiting) {
+[[gnu::always_inline]] inline void switchTo(M* mp, G* from, G* to, bool exiting) {
   if (to != &mp->g0 && __atomic_load_n(&to->ctx.sp, __ATOMIC_ACQUIRE) == nullptr) {
     mp->nextg = to;
     to = &mp->g0;
@@ -652,7 +652,7 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
 
 // Makes gp the running G of mp (Go's execute, minus the jump). A goroutine running for the
 // first time gets its stack here.
-void execute(M* mp, G* gp, bool inheritTime) {
+[[gnu::always_inline]] inline void execute(M* mp, G* gp, bool inheritTime) {
   if (gp->stack_lo == 0) {
     bindStack(mp->p, gp);
     gp->ctx = arch::make_context(reinterpret_cast<void*>(gp->stack_hi), &goentry, gp);
@@ -706,7 +706,7 @@ void mloop(M* mp) {
 
 // Switches from gp (which has published itself) to next, chosen by the scheduler; to g0
 // if next is null (the M must block) or wired to another M.
-void switchToNext(M* mp, G* gp, G* next, bool inheritTime, bool exiting) {
+[[gnu::always_inline]] inline void switchToNext(M* mp, G* gp, G* next, bool inheritTime, bool exiting) {
   if (next == gp) {  // gosched found itself first: just keep running
     execute(mp, gp, inheritTime);
     return;
