@@ -60,7 +60,7 @@ namespace {
 thread_local M* tls_m = nullptr;
 
 constexpr std::int64_t kGoidCacheBatch = 16;   // Go's _GoidCacheBatch
-constexpr int kGfreePrefetch = 2;  // gfget prefetches the G this many `go`s ahead
+constexpr int kGfreePrefetch = 2;              // gfget prefetches the G this many `go`s ahead
 constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
 
 std::atomic<bool> running{false};
@@ -395,7 +395,9 @@ void globrunqputhead(G* gp) REQUIRES(sched.lock) {
 
 // ---- G free lists ----
 
-void publishGfreeCount(P* pp) { pp->gfree_n.store(pp->gfree.n, std::memory_order_relaxed); }
+void publishGfreeCount(P* pp) {
+  pp->gfree_n.store(pp->gfree.n, std::memory_order_relaxed);
+}
 
 void gfput(P* pp, G* gp) {
   GCache& c = pp->gfree;
@@ -405,8 +407,7 @@ void gfput(P* pp, G* gp) {
     {
       SpinGuard lock(sched.gflock);
       sched.gfree.insert(sched.gfree.end(), c.gs, c.gs + kSpill);
-      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()),
-                          std::memory_order_relaxed);
+      sched.gfree_n.store(static_cast<std::int32_t>(sched.gfree.size()), std::memory_order_relaxed);
     }
     std::copy(c.gs + kSpill, c.gs + c.n, c.gs);
     c.n -= kSpill;
@@ -706,7 +707,8 @@ void mloop(M* mp) {
 
 // Switches from gp (which has published itself) to next, chosen by the scheduler; to g0
 // if next is null (the M must block) or wired to another M.
-[[gnu::always_inline]] inline void switchToNext(M* mp, G* gp, G* next, bool inheritTime, bool exiting) {
+[[gnu::always_inline]] inline void switchToNext(M* mp, G* gp, G* next, bool inheritTime,
+                                                bool exiting) {
   if (next == gp) {  // gosched found itself first: just keep running
     execute(mp, gp, inheritTime);
     return;

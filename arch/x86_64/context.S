@@ -20,6 +20,9 @@
 //
 // Only control state of the FPU is switched: MXCSR and the x87 control word are
 // callee-saved by the ABI; status flags and data registers are caller-saved.
+// Every offset below comes from context_offsets.h, which context.h checks against C++.
+
+#include "context_offsets.h"
 
     .text
     .globl  urgent_ctx_switch
@@ -47,20 +50,20 @@ urgent_ctx_switch:
     .cfi_rel_offset r15, 0
     subq    $8, %rsp                // room for MXCSR + x87 CW
     .cfi_adjust_cfa_offset 8
-    stmxcsr (%rsp)
-    fnstcw  4(%rsp)                 // fnstcw: no wait for pending x87 exceptions
-    movl    (%rsp), %eax            // keep our MXCSR and CW in scratch registers
-    movzwl  4(%rsp), %edx
-    movq    %rsp, (%rdi)            // from->sp = rsp  (offset kContextSpOffset)
-    movq    (%rsi), %rsp            // rsp = to->sp: from here on we are on the other stack
+    stmxcsr URGENT_FRAME_FPU(%rsp)
+    fnstcw  URGENT_FRAME_FCW(%rsp)                 // fnstcw: no wait for pending x87 exceptions
+    movl    URGENT_FRAME_FPU(%rsp), %eax            // keep our MXCSR and CW in scratch registers
+    movzwl  URGENT_FRAME_FCW(%rsp), %edx
+    movq    %rsp, URGENT_CTX_SP(%rdi)            // from->sp = rsp  (offset kContextSpOffset)
+    movq    URGENT_CTX_SP(%rsi), %rsp            // rsp = to->sp: from here on we are on the other stack
     // ldmxcsr and fldcw cost several cycles each (more than the rest of the switch) and
     // the values almost never differ between goroutines: load them only when they do.
-    cmpl    (%rsp), %eax
+    cmpl    URGENT_FRAME_FPU(%rsp), %eax
     je      1f
-    ldmxcsr (%rsp)
-1:  cmpw    4(%rsp), %dx
+    ldmxcsr URGENT_FRAME_FPU(%rsp)
+1:  cmpw    URGENT_FRAME_FCW(%rsp), %dx
     je      2f
-    fldcw   4(%rsp)
+    fldcw   URGENT_FRAME_FCW(%rsp)
 2:  addq    $8, %rsp
     popq    %r15
     popq    %r14
@@ -113,14 +116,14 @@ urgent_ctx_restart:
     xorl    %ebp, %ebp              // terminates frame-pointer walks
     subq    $16, %rsp               // scratch, keeps rsp 16-aligned
     stmxcsr (%rsp)
-    cmpl    $0x1F80, (%rsp)         // kDefaultMxcsr
+    cmpl    $URGENT_DEFAULT_MXCSR, (%rsp)
     je      1f
-    movl    $0x1F80, (%rsp)
+    movl    $URGENT_DEFAULT_MXCSR, (%rsp)
     ldmxcsr (%rsp)
 1:  fnstcw  (%rsp)
-    cmpw    $0x037F, (%rsp)         // kDefaultFpuControlWord
+    cmpw    $URGENT_DEFAULT_FCW, (%rsp)
     je      2f
-    movw    $0x037F, (%rsp)
+    movw    $URGENT_DEFAULT_FCW, (%rsp)
     fldcw   (%rsp)
 2:  addq    $16, %rsp
     jmp     urgent_gostart

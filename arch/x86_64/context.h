@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "context_offsets.h"
+
 namespace urgent::arch {
 
 // The saved state of a suspended context. context.S reads and writes `sp` at
@@ -19,25 +21,35 @@ struct Context {
 };
 
 // Layout of the frame urgent_ctx_switch leaves on a suspended stack, lowest address first.
-// Offsets are from Context::sp. context.S uses the same numbers (see its diagram).
-inline constexpr std::size_t kContextSpOffset = 0;
-inline constexpr std::size_t kFrameFpuControl = 0;  // 4 bytes MXCSR, then 2 bytes x87 CW
-inline constexpr std::size_t kFrameR15 = 8;
-inline constexpr std::size_t kFrameR14 = 16;
-inline constexpr std::size_t kFrameR13 = 24;
-inline constexpr std::size_t kFrameR12 = 32;
-inline constexpr std::size_t kFrameRbx = 40;
-inline constexpr std::size_t kFrameRbp = 48;
-inline constexpr std::size_t kFrameReturn = 56;
-inline constexpr std::size_t kFrameSize = 64;
+// Offsets are from Context::sp; context.S uses the same numbers (context_offsets.h).
+inline constexpr std::size_t kContextSpOffset = URGENT_CTX_SP;
+inline constexpr std::size_t kFrameFpuControl = URGENT_FRAME_FPU;
+inline constexpr std::size_t kFrameFpuControlWord = URGENT_FRAME_FCW;
+inline constexpr std::size_t kFrameR15 = URGENT_FRAME_R15;
+inline constexpr std::size_t kFrameR14 = URGENT_FRAME_R14;
+inline constexpr std::size_t kFrameR13 = URGENT_FRAME_R13;
+inline constexpr std::size_t kFrameR12 = URGENT_FRAME_R12;
+inline constexpr std::size_t kFrameRbx = URGENT_FRAME_RBX;
+inline constexpr std::size_t kFrameRbp = URGENT_FRAME_RBP;
+inline constexpr std::size_t kFrameReturn = URGENT_FRAME_RET;
+inline constexpr std::size_t kFrameSize = URGENT_FRAME_SIZE;
 
-static_assert(offsetof(Context, sp) == kContextSpOffset, "context.S stores sp at offset 0");
+static_assert(offsetof(Context, sp) == kContextSpOffset, "context.S stores sp at URGENT_CTX_SP");
 static_assert(sizeof(Context) == 8, "context.S assumes a one-word Context");
+// The frame is what context.S pushes, in order: rbp, rbx, r12..r15, then 8 bytes of FPU
+// control state, below the caller's return address.
+static_assert(kFrameReturn == kFrameSize - 8 && kFrameRbp == kFrameReturn - 8 &&
+                  kFrameRbx == kFrameRbp - 8 && kFrameR12 == kFrameRbx - 8 &&
+                  kFrameR13 == kFrameR12 - 8 && kFrameR14 == kFrameR13 - 8 &&
+                  kFrameR15 == kFrameR14 - 8 && kFrameFpuControl == kFrameR15 - 8,
+              "frame offsets must follow context.S's push order");
+static_assert(kFrameFpuControlWord == kFrameFpuControl + 4, "fnstcw goes after the MXCSR");
+static_assert(kFrameSize % 16 == 0, "make_context relies on a 16-byte multiple");
 
 // Power-on defaults for a new goroutine: all SSE exceptions masked, round to nearest
 // (MXCSR 0x1F80); x87 extended precision, all exceptions masked (FCW 0x037F).
-inline constexpr std::uint32_t kDefaultMxcsr = 0x1F80;
-inline constexpr std::uint16_t kDefaultFpuControlWord = 0x037F;
+inline constexpr std::uint32_t kDefaultMxcsr = URGENT_DEFAULT_MXCSR;
+inline constexpr std::uint16_t kDefaultFpuControlWord = URGENT_DEFAULT_FCW;
 
 // The stack alignment the ABI requires at a call instruction.
 inline constexpr std::size_t kStackAlign = 16;
