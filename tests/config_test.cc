@@ -101,6 +101,20 @@ TEST(ReadConfig, GomaxprocsFromTheEnvironmentReachesTheRuntime) {
   EXPECT_EQ(seen, 3);
 }
 
+TEST(ReadConfig, UrgentLogTurnsOnDiagnostics) {
+  testing::internal::CaptureStderr();
+  {
+    ScopedEnv log("URGENT_LOG", "debug");
+    test::run_with(2, [] {});
+  }
+  std::string on = testing::internal::GetCapturedStderr();
+  testing::internal::CaptureStderr();
+  test::run_with(2, [] {});
+  std::string off = testing::internal::GetCapturedStderr();
+  EXPECT_NE(on.find("runtime started: GOMAXPROCS=2"), std::string::npos) << on;
+  EXPECT_EQ(off, "");
+}
+
 TEST(ReadConfig, StackSizeReachesTheAllocator) {
   ScopedEnv stack("URGENT_STACK", "96KiB");
   std::size_t size = 0;

@@ -335,6 +335,26 @@ TEST(Errno, IsPerGoroutineAcrossSwitchesAndThreads) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+TEST(Threads, IdleMsParkAndAreReused) {
+  SchedStats s;
+  run_with(2, [&] {
+    for (int burst = 0; burst < 50; burst++) {
+      test::Countdown all(100);
+      for (int i = 0; i < 100; i++) {
+        urgent::go([&] {
+          volatile long x = 0;
+          for (long k = 0; k < 2000; k++) x = x + k;
+          all.done();
+        });
+      }
+      all.wait();  // between bursts the other M runs out of work and parks on its futex
+    }
+    s = sched_stats();
+  });
+  EXPECT_GE(s.threads_created, 1u);  // the second P got a thread...
+  EXPECT_LE(s.threads_created, 2u);  // ...which was parked and woken, not replaced
+}
+
 TEST(Stats, CountersMove) {
   SchedStats s;
   run_with(2, [&] {
