@@ -41,6 +41,7 @@
 #include "panic.h"
 #include "runq.h"
 #include "sanitizer.h"
+#include "sema.h"
 #include "signal_unix.h"
 #include "stack.h"
 #include "urgent/debug.h"
@@ -951,6 +952,7 @@ void resetState() {
   slab_next = slab_end = nullptr;
   allglen_.store(0);
   main_started = false;
+  mutex_starvation_entered.store(0);
   newprocs = 0;
   exit_status = 0;
 }
@@ -1036,6 +1038,16 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
   gswitch(mp, gp, false);
 }
 
+void goyield() {
+  M* mp = tls_m;  // read once, before any switch
+  G* gp = mp->curg;
+  markSwitching(gp);
+  casgstatus(gp, kGrunning, kGrunnable);
+  mp->curg = nullptr;
+  runqput(mp->p, gp, false);
+  gswitch(mp, gp, false);
+}
+
 void goready(G* gp) {
   M* mp = getm();
   if (mp == nullptr || mp->p == nullptr) outside_runtime("goready");
@@ -1074,6 +1086,18 @@ const char* wait_reason_string(WaitReason r) {
     case WaitReason::kZero: return "";
     case WaitReason::kLockOSThreadHandoff: return "lockOSThread handoff";
     case WaitReason::kTestPark: return "test park";
+    case WaitReason::kChanReceiveNilChan: return "chan receive (nil chan)";
+    case WaitReason::kChanSendNilChan: return "chan send (nil chan)";
+    case WaitReason::kSelectNoCases: return "select (no cases)";
+    case WaitReason::kChanReceive: return "chan receive";
+    case WaitReason::kChanSend: return "chan send";
+    case WaitReason::kSelect: return "select";
+    case WaitReason::kSyncMutexLock: return "sync.Mutex.Lock";
+    case WaitReason::kSyncRWMutexRLock: return "sync.RWMutex.RLock";
+    case WaitReason::kSyncRWMutexLock: return "sync.RWMutex.Lock";
+    case WaitReason::kSyncWaitGroupWait: return "sync.WaitGroup.Wait";
+    case WaitReason::kSyncCondWait: return "sync.Cond.Wait";
+    case WaitReason::kSemacquire: return "semacquire";
   }
   return "";
 }
@@ -1301,6 +1325,7 @@ SchedStats sched_stats() {
   if (!runtime_running()) return s;
   s.threads_created = sched.threads_created.load(std::memory_order_relaxed);
   s.stacks = stack_count();
+  s.mutex_starvation = mutex_starvation_entered.load(std::memory_order_relaxed);
   for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
     s.goroutines_created += allp[i]->goroutines_created.load(std::memory_order_relaxed);
     s.steals += allp[i]->steals.load(std::memory_order_relaxed);

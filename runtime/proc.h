@@ -57,6 +57,10 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason);
 // P if there is one. Must be called from a goroutine or with a P.
 void goready(G* gp);
 
+// Yields to the goroutines in the local run queue: the caller goes to the tail of the local
+// queue, not the global one (Go's goyield, used after a direct semaphore handoff).
+void goyield();
+
 // Wakes an idle P with a spinning M if there is an idle P and nobody spins (Go's wakep).
 void wakep();
 

@@ -53,6 +53,18 @@ enum class WaitReason : std::uint8_t {
   kZero,
   kLockOSThreadHandoff,  // locked G waiting for its M
   kTestPark,             // the runtime's own tests
+  kChanReceiveNilChan,
+  kChanSendNilChan,
+  kSelectNoCases,
+  kChanReceive,
+  kChanSend,
+  kSelect,
+  kSyncMutexLock,
+  kSyncRWMutexRLock,
+  kSyncRWMutexLock,
+  kSyncWaitGroupWait,
+  kSyncCondWait,
+  kSemacquire,
 };
 
 const char* wait_reason_string(WaitReason r);
@@ -110,6 +122,10 @@ struct alignas(64) G {
   std::int64_t waitsince = 0;       // [own] nanotime when it started waiting (valid while waiting)
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
+  // Blocking on channels and semaphores (chan.cc, select.cc, sema.cc).
+  struct Sudog* param = nullptr;        // [own] set by the readier: the sudog that fired
+  struct Sudog* waiting = nullptr;      // [own] select: this G's sudogs, in lock order
+  std::atomic<bool> selectDone{false};  // [atomic] select: some case already won
 };
 
 static_assert(offsetof(G, inline_callable) == 48, "a 16-byte callable must end line 0");
@@ -158,6 +174,21 @@ class GRing {
   std::uint32_t cap_ = 0;  // a power of two
   std::uint32_t head_ = 0;
   std::uint32_t size_ = 0;
+};
+
+// A G waiting on something (Go's sudog): on a channel's or a semaphore's wait queue. It
+// lives on the waiting goroutine's own stack, which stays put while the goroutine is parked.
+struct Sudog {
+  G* g = nullptr;
+  Sudog* next = nullptr;  // wait queue links (guarded by the queue's lock)
+  Sudog* prev = nullptr;
+  void* elem = nullptr;       // data element (a channel value; the semaphore address)
+  struct Hchan* c = nullptr;  // the channel, for select
+  Sudog* waitlink = nullptr;  // select: the G's other sudogs
+  std::int64_t acquiretime = 0;
+  std::uint32_t ticket = 0;  // sema: handed the semaphore directly; notifyList: ticket
+  bool isSelect = false;
+  bool success = false;  // chan: woken by a value (true) or by close (false)
 };
 
 // One-word check used by the asm and the ready/reuse protocol (see G::ctx).

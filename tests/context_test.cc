@@ -32,7 +32,8 @@ TEST_P(FloatingPointControl, IsPerGoroutine) {
   test::run_with(GetParam(), [&] {
     const std::uint32_t mxcsr0 = read_mxcsr();
     const std::uint16_t cw0 = read_fpu_cw();
-    test::Countdown all(4);  // the three default ones and the upward one's successor
+    WaitGroup all;
+    all.add(4);  // the three default ones and the upward one's successor
     urgent::go([&] {
       fesetround(FE_UPWARD);
       const std::uint32_t mxcsr_up = read_mxcsr();

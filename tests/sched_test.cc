@@ -191,7 +191,8 @@ TEST(Steal, IdlePStealsAndBothPsRunSpawnedWork) {
     // Fewer than a run queue holds, so nothing overflows to the global queue: the only
     // way for the other P to get work is to steal it. Main parks meanwhile.
     constexpr int kN = 200;
-    test::Countdown all(kN);
+    WaitGroup all;
+    all.add(kN);
     for (int i = 0; i < kN; i++) {
       urgent::go([&] {
         volatile long x = 0;
@@ -231,10 +232,11 @@ TEST(Gomaxprocs, QueryAndChangeAtRuntime) {
     seen.push_back(gomaxprocs(0));
     std::mutex mu;
     done = 0;
+    // ~80 ms of work: new Ms may take milliseconds to be scheduled by the kernel.
     for (int i = 0; i < 400; i++) {
       urgent::go([&] {
         volatile long x = 0;
-        for (long k = 0; k < 20000; k++) x = x + k;
+        for (long k = 0; k < 200000; k++) x = x + k;
         std::lock_guard<std::mutex> l(mu);
         ps_after_grow.insert(debug::current_p());
         done++;
@@ -339,7 +341,8 @@ TEST(Threads, IdleMsParkAndAreReused) {
   SchedStats s;
   run_with(2, [&] {
     for (int burst = 0; burst < 50; burst++) {
-      test::Countdown all(100);
+      WaitGroup all;
+      all.add(100);
       for (int i = 0; i < 100; i++) {
         urgent::go([&] {
           volatile long x = 0;

@@ -3,11 +3,8 @@
 
 #include <urgent/urgent.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <string>
-
-#include "proc.h"
 
 namespace urgent::test {
 
@@ -37,36 +34,5 @@ bool yield_until(Pred pred, long max_yields = 100'000'000) {
   }
   return pred();
 }
-
-// Parks one goroutine until `n` others called done(), like a Go WaitGroup (urgent's own
-// comes with the sync primitives), built on the runtime's gopark/goready so that the
-// waiter is off the run queues meanwhile, as in Go.
-class Countdown {
- public:
-  explicit Countdown(int n) : left_(n) {}
-  void done() {
-    if (left_.fetch_sub(1) != 1) return;
-    finished_.store(true);
-    if (parked_.exchange(false)) rt::goready(waiter_);
-  }
-  void wait() {
-    waiter_ = rt::getg();
-    rt::gopark(
-        [](rt::G*, void* self) {
-          auto* c = static_cast<Countdown*>(self);
-          c->parked_.store(true);
-          // If the last done() already ran and did not see us parked, don't park.
-          if (c->finished_.load() && c->parked_.exchange(false)) return false;
-          return true;
-        },
-        this, rt::WaitReason::kTestPark);
-  }
-
- private:
-  std::atomic<int> left_;
-  std::atomic<bool> finished_{false};
-  std::atomic<bool> parked_{false};
-  rt::G* waiter_ = nullptr;
-};
 
 }  // namespace urgent::test

@@ -4,20 +4,19 @@
 // to the tail of the run queue, so the last one created runs first.
 #include <urgent/urgent.h>
 
-#include <atomic>
 #include <cstdio>
 
 int main() {
   return urgent::run([] {
-    std::atomic<int> left{11};
+    urgent::WaitGroup wg;
+    wg.add(11);
     for (int i = 0; i <= 10; i++) {
-      urgent::go([i, &left] {
+      urgent::go([i, &wg] {
         std::printf("Printing value of i in goroutine -- %d\n", i);
-        left.fetch_sub(1);
+        wg.done();
       });
     }
-    // Wait for all 11 (a WaitGroup in Go; urgent's comes with the sync primitives).
-    while (left.load() != 0) urgent::gosched();
+    wg.wait();
     std::printf("Hello, Welcome to Goroutines\n");
     return 0;
   });

@@ -14,6 +14,7 @@ struct SchedStats {
   std::uint64_t runq_overflows = 0;      // local run queue full: half moved to global
   std::uint64_t threads_created = 0;     // Ms started (M0 not counted)
   std::uint64_t stacks = 0;              // goroutine stacks mapped (reused ones not recounted)
+  std::uint64_t mutex_starvation = 0;    // times a Mutex waiter switched it to starvation mode
   int gomaxprocs = 0;
   int idle_procs = 0;
   int spinning_threads = 0;

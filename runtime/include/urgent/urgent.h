@@ -1,8 +1,14 @@
 // urgent/urgent.h: the whole public API.
 #pragma once
 
-#include "urgent/debug.h"  // IWYU pragma: export
-#include "urgent/go.h"     // IWYU pragma: export
-#include "urgent/run.h"    // IWYU pragma: export
-#include "urgent/sched.h"  // IWYU pragma: export
-#include "urgent/stats.h"  // IWYU pragma: export
+#include "urgent/cond.h"       // IWYU pragma: export
+#include "urgent/debug.h"      // IWYU pragma: export
+#include "urgent/go.h"         // IWYU pragma: export
+#include "urgent/mutex.h"      // IWYU pragma: export
+#include "urgent/once.h"       // IWYU pragma: export
+#include "urgent/panic.h"      // IWYU pragma: export
+#include "urgent/run.h"        // IWYU pragma: export
+#include "urgent/rwmutex.h"    // IWYU pragma: export
+#include "urgent/sched.h"      // IWYU pragma: export
+#include "urgent/stats.h"      // IWYU pragma: export
+#include "urgent/waitgroup.h"  // IWYU pragma: export
