@@ -21,6 +21,10 @@
 #include "stack.h"
 #include "tsa.h"
 
+namespace urgent::detail {
+struct Hchan;
+}
+
 namespace urgent::rt {
 
 struct G;
@@ -182,9 +186,9 @@ struct Sudog {
   G* g = nullptr;
   Sudog* next = nullptr;  // wait queue links (guarded by the queue's lock)
   Sudog* prev = nullptr;
-  void* elem = nullptr;       // data element (a channel value; the semaphore address)
-  struct Hchan* c = nullptr;  // the channel, for select
-  Sudog* waitlink = nullptr;  // select: the G's other sudogs
+  void* elem = nullptr;        // data element (a channel value; the semaphore address)
+  detail::Hchan* c = nullptr;  // the channel, for select
+  Sudog* waitlink = nullptr;   // select: the G's other sudogs
   std::int64_t acquiretime = 0;
   std::uint32_t ticket = 0;  // sema: handed the semaphore directly; notifyList: ticket
   bool isSelect = false;

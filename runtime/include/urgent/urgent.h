@@ -1,6 +1,7 @@
 // urgent/urgent.h: the whole public API.
 #pragma once
 
+#include "urgent/chan.h"       // IWYU pragma: export
 #include "urgent/cond.h"       // IWYU pragma: export
 #include "urgent/debug.h"      // IWYU pragma: export
 #include "urgent/go.h"         // IWYU pragma: export
@@ -10,5 +11,6 @@
 #include "urgent/run.h"        // IWYU pragma: export
 #include "urgent/rwmutex.h"    // IWYU pragma: export
 #include "urgent/sched.h"      // IWYU pragma: export
+#include "urgent/select.h"     // IWYU pragma: export
 #include "urgent/stats.h"      // IWYU pragma: export
 #include "urgent/waitgroup.h"  // IWYU pragma: export
