@@ -257,6 +257,34 @@ void newm(P* pp, bool spinning) {
   sched.threads_created.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Called whenever an M goes idle (Go's checkdead): if no M is left running, no goroutine
+// can ever run again (there are no timers, syscalls or network waits yet to wake one), so
+// the program is deadlocked: report it as Go does and exit with status 2.
+void checkdead() REQUIRES(sched.lock) {
+  if (sched.shutdown.load()) return;
+  std::int64_t run = sched.mnext - sched.nmexited - sched.nmidle - sched.nmidlelocked;
+  if (run > 0) return;
+  if (run < 0) {
+    fatal("checkdead: inconsistent counts: mcount=%lld nmidle=%d nmidlelocked=%d",
+          static_cast<long long>(sched.mnext - sched.nmexited), sched.nmidle, sched.nmidlelocked);
+  }
+  int waiting = 0;
+  for (std::int64_t i = 0, n = allglen(); i < n; i++) {
+    G* gp = allg_at(i);
+    switch (gp->atomicstatus.load()) {
+      case kGwaiting: waiting++; break;
+      case kGrunnable:
+      case kGrunning:
+      case kGsyscall:
+        fatal("checkdead: runnable g: goroutine %lld in status %s",
+              static_cast<long long>(gp->goid), gstatus_name(gp->atomicstatus.load()));
+      default: break;
+    }
+  }
+  if (waiting == 0) fatal("no goroutines (main called runtime.Goexit) - deadlock!");
+  fatal("all goroutines are asleep - deadlock!");
+}
+
 // Stops the current M until it is handed a P (Go's stopm). Returns without a P only when
 // the runtime shuts down.
 void stopm(M* mp) {
@@ -266,6 +294,7 @@ void stopm(M* mp) {
     SpinGuard lock(sched.lock);
     if (sched.shutdown.load()) return;
     mput(mp);
+    checkdead();
   }
   mp->park.sleep();
   mp->park.clear();
@@ -363,7 +392,11 @@ bool stoplockedm(M* mp) {
     SpinGuard lock(sched.lock);
     if (sched.shutdown.load()) return false;
     // startlockedm may have handed us a P already; then the note is set and we don't wait.
-    if (mp->nextp == nullptr) mp->parked_locked = true;
+    if (mp->nextp == nullptr) {
+      mp->parked_locked = true;
+      sched.nmidlelocked++;
+      checkdead();
+    }
   }
   mp->park.sleep();
   mp->park.clear();
@@ -381,6 +414,7 @@ void startlockedm(M* mp, G* gp) {
   {
     SpinGuard lock(sched.lock);
     lm->nextp = pp;
+    if (lm->parked_locked) sched.nmidlelocked--;
     lm->parked_locked = false;  // so that shutdown does not wake it a second time
   }
   lm->park.wakeup();
@@ -704,6 +738,7 @@ void mloop(M* mp) {
   }
   SpinGuard lock(sched.lock);
   mp->exited = true;
+  sched.nmexited++;
 }
 
 // Switches from gp (which has published itself) to next, chosen by the scheduler; to g0

@@ -108,6 +108,7 @@ int select(Cases&&... cases) {
         (want == 0 ? nsends : nrecvs)++;
       }
     };
+    (void)add;  // unused by an empty select
     (add(std::get<I>(tup), static_cast<int>(I), 0), ...);
     (add(std::get<I>(tup), static_cast<int>(I), 1), ...);
   }
