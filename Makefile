@@ -116,7 +116,8 @@ test: all
 	$(Q)SAN=$(SAN) scripts/run-tests.sh $(BUILD)
 
 bench: all
-	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5
+	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5 --target pingpong=0.5 \
+	  --target chanbuf=0.8 --target mutex=1.0 spawn yield pingpong chanbuf mutex select
 	$(Q)$(BUILD)/bin/urgent-micro --benchmark_min_time=0.2
 
 lab: all

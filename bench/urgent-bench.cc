@@ -12,6 +12,9 @@
 //          GOMAXPROCS.
 //   yield  (n = 1000000, ns/switch): at GOMAXPROCS=1, two goroutines each call gosched n
 //          times while main waits; wall time / 2n. GOMAXPROCS is restored afterwards.
+//   pingpong (n = 1000000, ns/roundtrip), chanbuf (n = 10000000, ns/item), mutex
+//          (n = 10000000, ns/lock), select (n = 1000000, ns/op): see the functions below;
+//          default GOMAXPROCS.
 #include <urgent/urgent.h>
 
 #include <atomic>
@@ -21,6 +24,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 namespace {
@@ -63,9 +68,80 @@ double yield(long n) {
   return dt / (2.0 * static_cast<double>(n));
 }
 
+// pingpong: main and a goroutine bounce a value over two unbuffered channels.
+double pingpong(long n) {
+  urgent::Chan<long> ping, pong;
+  urgent::go([ping, pong, n]() mutable {
+    for (long i = 0; i < n; i++) pong.send(*ping.recv());
+  });
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; i++) {
+    ping.send(i);
+    pong.recv();
+  }
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+}
+
+// chanbuf: one producer goroutine fills a 1024-slot channel, main consumes.
+double chanbuf(long n) {
+  urgent::Chan<long> c(1024);
+  auto t0 = Clock::now();
+  urgent::go([c, n]() mutable {
+    for (long i = 0; i < n; i++) c.send(i);
+    c.close();
+  });
+  for (long v : c) (void)v;
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+}
+
+// mutex: 4 goroutines each lock, increment and unlock n/4 times.
+double mutex(long n) {
+  // On the heap like the Go twin's (escaping) variables.
+  struct Shared {
+    urgent::Mutex mu;
+    long counter = 0;
+    urgent::WaitGroup wg;
+  };
+  auto sh = std::make_unique<Shared>();
+  Shared* s = sh.get();
+  auto t0 = Clock::now();
+  s->wg.add(4);
+  for (int g = 0; g < 4; g++) {
+    urgent::go([s, n] {
+      for (long i = 0; i < n / 4; i++) {
+        std::lock_guard<urgent::Mutex> l(s->mu);
+        s->counter++;
+      }
+      s->wg.done();
+    });
+  }
+  s->wg.wait();
+  if (s->counter != n / 4 * 4) throw urgent::Panic("mutex: lost increments");
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+}
+
+// select: a goroutine selects over two input channels and echoes on a third; main
+// alternates between the inputs.
+double select2(long n) {
+  urgent::Chan<long> a, b, reply;
+  urgent::go([a, b, reply, n]() mutable {
+    auto echo = [&](std::optional<long> v) { reply.send(*v); };
+    for (long i = 0; i < n; i++) {
+      urgent::select(urgent::case_recv(a, echo), urgent::case_recv(b, echo));
+    }
+  });
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; i++) {
+    (i % 2 == 0 ? a : b).send(i);
+    reply.recv();
+  }
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+}
+
 const std::map<std::string, Workload> kWorkloads = {
-    {"spawn", {1000000, "ns/goroutine", spawn}},
-    {"yield", {1000000, "ns/switch", yield}},
+    {"spawn", {1000000, "ns/goroutine", spawn}},       {"yield", {1000000, "ns/switch", yield}},
+    {"pingpong", {1000000, "ns/roundtrip", pingpong}}, {"chanbuf", {10000000, "ns/item", chanbuf}},
+    {"mutex", {10000000, "ns/lock", mutex}},           {"select", {1000000, "ns/op", select2}},
 };
 
 [[noreturn]] void usage(const char* problem) {

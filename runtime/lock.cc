@@ -32,6 +32,12 @@ std::int64_t nanotime() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+std::int64_t coarsetime() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 void procyield(int cycles) {
   for (int i = 0; i < cycles; i++) arch::cpu_relax();
 }

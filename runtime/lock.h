@@ -89,6 +89,10 @@ void futex_wake(std::atomic<std::uint32_t>* addr, int count);
 // Monotonic clock in nanoseconds (CLOCK_MONOTONIC, the clock bpf_ktime_get_ns reads).
 std::int64_t nanotime();
 
+// A cheap, coarse clock (CLOCK_MONOTONIC_COARSE: a few milliseconds of resolution) for
+// timestamps that only need minutes, such as how long a goroutine has been waiting.
+std::int64_t coarsetime();
+
 // A spin-wait hint (PAUSE) repeated `cycles` times.
 void procyield(int cycles);
 

@@ -284,7 +284,7 @@ void print_other_goroutines(const G* except) {
     if (st == kGdead || st == kGidle) continue;
     print_raw("\n");
     if (st == kGwaiting) {
-      std::int64_t mins = (nanotime() - gp->waitsince) / 60'000'000'000;
+      std::int64_t mins = (coarsetime() - gp->waitsince) / 60'000'000'000;
       if (mins >= 1) {
         printf_raw("goroutine %lld [%s, %lld minutes]:\n", static_cast<long long>(gp->goid),
                    wait_reason_string(gp->waitreason), static_cast<long long>(mins));

@@ -1062,7 +1062,7 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
   if (gp == nullptr) outside_runtime("gopark");
   if (mp->locks != 0) fatal("gopark: holding runtime locks");
   gp->waitreason = reason;
-  gp->waitsince = nanotime();
+  gp->waitsince = coarsetime();  // every park: nanotime's 20 ns would show (pingpong)
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGwaiting);
   if (unlockf != nullptr && !unlockf(gp, arg)) {

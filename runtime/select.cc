@@ -142,7 +142,14 @@ int selectgo(Scase* cases, int nsends, int nrecvs, bool block, bool* recv_ok) {
 
   // Pass 2: queue on every channel, in lock order, and park.
   rt::G* gp = rt::getg();
-  std::unique_ptr<Sudog[]> sudogs(new Sudog[static_cast<std::size_t>(norder)]);
+  constexpr int kSmallSudogs = 8;
+  Sudog small_sudogs[kSmallSudogs];
+  std::unique_ptr<Sudog[]> big_sudogs;
+  Sudog* sudogs = small_sudogs;
+  if (norder > kSmallSudogs) {
+    big_sudogs.reset(new Sudog[static_cast<std::size_t>(norder)]);
+    sudogs = big_sudogs.get();
+  }
   gp->selectDone.store(false);
   gp->param = nullptr;
   for (int k = 0; k < norder; k++) {

@@ -25,6 +25,8 @@
 //	       main waits for both. value = wall time / (2n). GOMAXPROCS is
 //	       restored afterwards.
 //
+//	pingpong, chanbuf, mutex, select: see the functions of those names below.
+//
 // To add a workload, write a func(n int) time.Duration that returns the
 // wall time of the measured part and register it in the workloads map
 // with its default n, its unit and how many operations each unit of n
@@ -67,6 +69,91 @@ var workloads = map[string]workload{
 		run:      yield,
 		opsPerN:  2,
 	},
+	"pingpong": {defaultN: 1000000, unit: "ns/roundtrip", run: pingpong, opsPerN: 1},
+	"chanbuf":  {defaultN: 10000000, unit: "ns/item", run: chanbuf, opsPerN: 1},
+	"mutex":    {defaultN: 10000000, unit: "ns/lock", run: mutex, opsPerN: 1},
+	"select":   {defaultN: 1000000, unit: "ns/op", run: selectPingPong, opsPerN: 1},
+}
+
+// pingpong: main and a goroutine bounce a value over two unbuffered channels.
+func pingpong(n int) time.Duration {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			pong <- <-ping
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		ping <- i
+		<-pong
+	}
+	return time.Since(start)
+}
+
+// chanbuf: one producer goroutine fills a 1024-slot channel, main consumes.
+func chanbuf(n int) time.Duration {
+	c := make(chan int, 1024)
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			c <- i
+		}
+		close(c)
+	}()
+	for range c {
+	}
+	return time.Since(start)
+}
+
+// mutex: 4 goroutines each lock, increment and unlock n/4 times.
+func mutex(n int) time.Duration {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	counter := 0
+	start := time.Now()
+	wg.Add(4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < n/4; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	if counter != n/4*4 {
+		panic("mutex: lost increments")
+	}
+	return time.Since(start)
+}
+
+// selectPingPong: a goroutine selects over two input channels and echoes on a third;
+// main alternates between the inputs.
+func selectPingPong(n int) time.Duration {
+	a, b, reply := make(chan int), make(chan int), make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			select {
+			case v := <-a:
+				reply <- v
+			case v := <-b:
+				reply <- v
+			}
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if i%2 == 0 {
+			a <- i
+		} else {
+			b <- i
+		}
+		<-reply
+	}
+	return time.Since(start)
 }
 
 // spawn starts n goroutines that each signal completion and waits for all.

@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
 for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
-  for w in spawn yield; do
+  for w in spawn yield pingpong chanbuf mutex select; do
     line=$("$bin" "$w" 2000)
-    [[ "$line" =~ ^$w\ [0-9]+\.[0-9]\ ns/(goroutine|switch)$ ]] ||
+    [[ "$line" =~ ^$w\ [0-9]+\.[0-9]\ ns/(goroutine|switch|roundtrip|item|lock|op)$ ]] ||
       { echo "bench_cli.sh: $bin $w printed '$line'" >&2; exit 1; }
   done
   for bad in "nosuch" "spawn 0" "spawn x" "spawn 5 6"; do
