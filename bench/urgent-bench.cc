@@ -71,27 +71,37 @@ double yield(long n) {
 // pingpong: main and a goroutine bounce a value over two unbuffered channels.
 double pingpong(long n) {
   urgent::Chan<long> ping, pong;
-  urgent::go([ping, pong, n]() mutable {
+  urgent::WaitGroup wg;
+  wg.add(1);
+  urgent::go([ping, pong, n, &wg]() mutable {
     for (long i = 0; i < n; i++) pong.send(*ping.recv());
+    wg.done();
   });
   auto t0 = Clock::now();
   for (long i = 0; i < n; i++) {
     ping.send(i);
     pong.recv();
   }
-  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+  double dt = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+  wg.wait();  // (not timed) the echo goroutine ends before the next run
+  return dt / n;
 }
 
 // chanbuf: one producer goroutine fills a 1024-slot channel, main consumes.
 double chanbuf(long n) {
   urgent::Chan<long> c(1024);
+  urgent::WaitGroup wg;
+  wg.add(1);
   auto t0 = Clock::now();
-  urgent::go([c, n]() mutable {
+  urgent::go([c, n, &wg]() mutable {
     for (long i = 0; i < n; i++) c.send(i);
     c.close();
+    wg.done();
   });
   for (long v : c) (void)v;
-  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+  double dt = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+  wg.wait();  // (not timed) the producer ends before the next run
+  return dt / n;
 }
 
 // mutex: 4 goroutines each lock, increment and unlock n/4 times.
@@ -124,18 +134,23 @@ double mutex(long n) {
 // alternates between the inputs.
 double select2(long n) {
   urgent::Chan<long> a, b, reply;
-  urgent::go([a, b, reply, n]() mutable {
+  urgent::WaitGroup wg;
+  wg.add(1);
+  urgent::go([a, b, reply, n, &wg]() mutable {
     auto echo = [&](std::optional<long> v) { reply.send(*v); };
     for (long i = 0; i < n; i++) {
       urgent::select(urgent::case_recv(a, echo), urgent::case_recv(b, echo));
     }
+    wg.done();
   });
   auto t0 = Clock::now();
   for (long i = 0; i < n; i++) {
     (i % 2 == 0 ? a : b).send(i);
     reply.recv();
   }
-  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+  double dt = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+  wg.wait();  // (not timed) the echo goroutine ends before the next run
+  return dt / n;
 }
 
 const std::map<std::string, Workload> kWorkloads = {
