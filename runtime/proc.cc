@@ -44,6 +44,7 @@
 #include "sema.h"
 #include "signal_unix.h"
 #include "stack.h"
+#include "timer.h"
 #include "urgent/debug.h"
 #include "urgent/go.h"
 #include "urgent/run.h"
@@ -268,6 +269,7 @@ void checkdead() REQUIRES(sched.lock) {
     fatal("checkdead: inconsistent counts: mcount=%lld nmidle=%d nmidlelocked=%d",
           static_cast<long long>(sched.mnext - sched.nmexited), sched.nmidle, sched.nmidlelocked);
   }
+  if (nextTimerWhen() != 0) return;  // a timer will ready someone
   int waiting = 0;
   for (std::int64_t i = 0, n = allglen(); i < n; i++) {
     G* gp = allg_at(i);
@@ -297,6 +299,42 @@ void stopm(M* mp) {
     checkdead();
   }
   mp->park.sleep();
+  mp->park.clear();
+  if (mp->nextp != nullptr) {
+    acquirep(mp, mp->nextp);
+    mp->nextp = nullptr;
+  }
+}
+
+void midleRemove(M* mp) REQUIRES(sched.lock) {
+  for (M** link = &sched.midle; *link != nullptr; link = &(*link)->schedlink) {
+    if (*link == mp) {
+      *link = mp->schedlink;
+      sched.nmidle--;
+      return;
+    }
+  }
+}
+
+// stopm, but sleeping at most until `when` (the earliest timer), as the M that will run
+// it (Go blocks such an M in netpoll with a timeout). Returns with a P if someone handed
+// it one, otherwise without: the caller then finds a P to run the timers with.
+void stopmUntil(M* mp, std::int64_t when) {
+  {
+    SpinGuard lock(sched.lock);
+    if (sched.shutdown.load()) return;
+    mput(mp);
+    sched.timersleeper = mp;
+    sched.sleepuntil = when;
+    checkdead();
+  }
+  std::int64_t wait = when - nanotime();
+  if (wait > 0) mp->park.sleep_for(wait);
+  {
+    SpinGuard lock(sched.lock);
+    if (sched.timersleeper == mp) sched.timersleeper = nullptr;
+    if (mp->nextp == nullptr) midleRemove(mp);  // timed out (or woken early: already out)
+  }
   mp->park.clear();
   if (mp->nextp != nullptr) {
     acquirep(mp, mp->nextp);
@@ -560,7 +598,17 @@ G* stealWork(P* pp, bool* inheritTime) {
     for (StealOrder e(fastrand()); !e.done(); e.next()) {
       if (sched.gcwaiting.load(std::memory_order_relaxed)) return nullptr;
       P* p2 = allp[e.pos];
-      if (p2 == pp || p2->status.load(std::memory_order_relaxed) == kPidle) continue;
+      if (p2 == pp) continue;
+      // On the last pass, run the expired timers of other Ps too: their owners may be busy
+      // (a goroutine that never yields) or gone idle. What they ready lands on our P.
+      if (stealRunNextG) {
+        std::int64_t w = p2->timers.timer0when.load(std::memory_order_relaxed);
+        if (w != 0 && w <= nanotime()) {
+          checkTimers(p2, nanotime());
+          if (G* gp = runqget(pp, inheritTime)) return gp;
+        }
+      }
+      if (p2->status.load(std::memory_order_relaxed) == kPidle) continue;
       if (G* gp = runqsteal(pp, p2, stealRunNextG)) {
         *inheritTime = false;
         return gp;
@@ -591,6 +639,8 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
       gcstopm(mp);
       continue;
     }
+    // Run our expired timers: they may make goroutines runnable here.
+    if (pp->timers.timer0when.load(std::memory_order_relaxed) != 0) checkTimers(pp, nanotime());
     // Check the global runnable queue once in a while to ensure fairness. Otherwise two
     // goroutines can completely occupy the local runqueue by constantly respawning each other.
     if (pp->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
@@ -654,6 +704,22 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
         }
       }
       if (reacquired) continue;
+    }
+    if (std::int64_t when = nextTimerWhen()) {
+      // Sleep until the earliest timer, then run it with whatever P is free.
+      stopmUntil(mp, when);
+      if (mp->p != nullptr) continue;
+      if (sched.shutdown.load()) return nullptr;
+      P* idle;
+      {
+        SpinGuard lock(sched.lock);
+        idle = pidleget();
+      }
+      if (idle != nullptr) {
+        acquirep(mp, idle);
+        continue;
+      }
+      // Every P is busy: their Ms run the timers when they schedule.
     }
     stopm(mp);
     if (mp->p == nullptr) return nullptr;  // shutdown
@@ -892,6 +958,7 @@ P* procresize(M* mp, std::int32_t nprocs) REQUIRES(sched.lock) {
     for (auto it = gs.rbegin(); it != gs.rend(); ++it) globrunqputhead(*it);
     gfpurge(pp);
     stackcache_flush(&pp->stackcache);
+    moveTimers(pp, allp[0]);
     pp->status.store(kPdead);
   }
   gomaxprocs_now.store(nprocs);
@@ -995,6 +1062,25 @@ void resetState() {
 }  // namespace
 
 // ---- internal API (proc.h) ----
+
+void wakeTimerSleeper(std::int64_t when) {
+  M* early = nullptr;
+  {
+    SpinGuard lock(sched.lock);
+    if (sched.timersleeper != nullptr) {
+      if (when >= sched.sleepuntil) return;  // it wakes up in time anyway
+      early = sched.timersleeper;
+      sched.timersleeper = nullptr;
+      midleRemove(early);
+    }
+  }
+  if (early != nullptr) {
+    early->park.wakeup();  // it recomputes its deadline
+  } else {
+    wakep();  // nobody sleeps on timers: start an M that will (Go's wakeNetPoller)
+  }
+}
+
 
 M* getm() {
   M* mp = tls_m;
@@ -1133,6 +1219,7 @@ const char* wait_reason_string(WaitReason r) {
     case WaitReason::kSyncWaitGroupWait: return "sync.WaitGroup.Wait";
     case WaitReason::kSyncCondWait: return "sync.Cond.Wait";
     case WaitReason::kSemacquire: return "semacquire";
+    case WaitReason::kSleep: return "sleep";
   }
   return "";
 }

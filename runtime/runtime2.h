@@ -19,6 +19,7 @@
 #include "context.h"
 #include "lock.h"
 #include "stack.h"
+#include "timer.h"
 #include "tsa.h"
 
 namespace urgent::detail {
@@ -69,6 +70,7 @@ enum class WaitReason : std::uint8_t {
   kSyncWaitGroupWait,
   kSyncCondWait,
   kSemacquire,
+  kSleep,
 };
 
 const char* wait_reason_string(WaitReason r);
@@ -259,6 +261,7 @@ struct alignas(64) P {
   RunQueue runq;
   GCache gfree;                          // [own] dead Gs (no stacks), for reuse
   StackCache stackcache;                 // [own] free stacks
+  TimerHeap timers;                      // timer.cc
   std::atomic<std::int32_t> gfree_n{0};  // [own, read racily by num_goroutine]
   // Counters, [own] writes, read racily by sched_stats().
   std::atomic<std::uint64_t> goroutines_created{0};
@@ -276,6 +279,8 @@ struct Sched {
   std::int64_t mnext GUARDED_BY(lock) = 0;         // next M id (= Ms created, M0 included)
   std::int64_t nmexited GUARDED_BY(lock) = 0;      // Ms whose thread left (a locked G exited)
   std::int32_t nmidlelocked GUARDED_BY(lock) = 0;  // Ms asleep waiting for their locked G
+  M* timersleeper GUARDED_BY(lock) = nullptr;  // the idle M sleeping until sleepuntil
+  std::int64_t sleepuntil GUARDED_BY(lock) = 0;
   std::int32_t maxmcount GUARDED_BY(lock) = 10000;
   std::atomic<M*> allm{nullptr};  // every M ever created in this run
   // Idle Ps.

@@ -13,4 +13,5 @@
 #include "urgent/sched.h"      // IWYU pragma: export
 #include "urgent/select.h"     // IWYU pragma: export
 #include "urgent/stats.h"      // IWYU pragma: export
+#include "urgent/time.h"       // IWYU pragma: export
 #include "urgent/waitgroup.h"  // IWYU pragma: export

@@ -1,0 +1,126 @@
+// runtime/time.cc: sleep, Timer, Ticker and after on the runtime's timers (timer.cc).
+#include "urgent/time.h"
+
+#include "lock.h"
+#include "proc.h"
+#include "timer.h"
+#include "urgent/panic.h"
+
+namespace urgent {
+namespace detail {
+
+struct TimerImpl {
+  rt::Timer t;
+  Chan<Clock::time_point> c{1};
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::TimerImpl;
+
+Clock::time_point fromNanotime(std::int64_t ns) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+// Sends the time without blocking; a full channel drops it (Go's sendTime).
+bool sendTime(void* arg, std::int64_t now) {
+  static_cast<TimerImpl*>(arg)->c.try_send(fromNanotime(now));
+  return false;
+}
+
+// time.After's timer owns itself: it frees itself once it has fired.
+bool sendTimeOnce(void* arg, std::int64_t now) {
+  auto* ti = static_cast<TimerImpl*>(arg);
+  ti->c.try_send(fromNanotime(now));
+  delete ti;
+  return true;
+}
+
+std::int64_t whenFromNow(std::chrono::nanoseconds d) {
+  std::int64_t now = rt::nanotime();
+  return d.count() > 0 ? now + d.count() : now;
+}
+
+TimerImpl* arm(TimerImpl* ti, bool (*f)(void*, std::int64_t), std::chrono::nanoseconds d,
+               std::int64_t period) {
+  ti->t.f = f;
+  ti->t.arg = ti;
+  ti->t.period = period;
+  ti->t.when = whenFromNow(d);
+  rt::addtimer(&ti->t);
+  return ti;
+}
+
+}  // namespace
+
+void sleep_for(std::chrono::nanoseconds d) {
+  if (d.count() <= 0) return;
+  rt::Timer t;
+  t.when = whenFromNow(d);
+  t.arg = rt::getg();
+  // Readying the goroutine may let it return and end t's life: report t as freed.
+  t.f = [](void* g, std::int64_t) {
+    rt::goready(static_cast<rt::G*>(g));
+    return true;
+  };
+  // Arm it only once parked (Go's resetForSleep), so it cannot fire before we sleep.
+  rt::gopark(
+      [](rt::G*, void* timer) {
+        rt::addtimer(static_cast<rt::Timer*>(timer));
+        return true;
+      },
+      &t, rt::WaitReason::kSleep);
+}
+
+void sleep_until(Clock::time_point t) { sleep_for(t - Clock::now()); }
+
+Timer::Timer(std::chrono::nanoseconds d) : impl_(arm(new TimerImpl, sendTime, d, 0)) {}
+
+Timer::~Timer() {
+  rt::deltimer(&impl_->t);
+  delete impl_;
+}
+
+Chan<Clock::time_point> Timer::c() const { return impl_->c; }
+
+bool Timer::stop() { return rt::deltimer(&impl_->t); }
+
+bool Timer::reset(std::chrono::nanoseconds d) {
+  bool active = rt::deltimer(&impl_->t);
+  impl_->t.when = whenFromNow(d);
+  rt::addtimer(&impl_->t);
+  return active;
+}
+
+Ticker::Ticker(std::chrono::nanoseconds d) : impl_(nullptr) {
+  if (d.count() <= 0) throw Panic("non-positive interval for NewTicker");
+  impl_ = arm(new TimerImpl, sendTime, d, d.count());
+}
+
+Ticker::~Ticker() {
+  rt::deltimer(&impl_->t);
+  delete impl_;
+}
+
+Chan<Clock::time_point> Ticker::c() const { return impl_->c; }
+
+void Ticker::stop() { rt::deltimer(&impl_->t); }
+
+void Ticker::reset(std::chrono::nanoseconds d) {
+  if (d.count() <= 0) throw Panic("non-positive interval for Ticker.Reset");
+  rt::deltimer(&impl_->t);
+  impl_->t.period = d.count();
+  impl_->t.when = whenFromNow(d);
+  rt::addtimer(&impl_->t);
+}
+
+Chan<Clock::time_point> after(std::chrono::nanoseconds d) {
+  auto* ti = new TimerImpl;
+  Chan<Clock::time_point> c = ti->c;
+  arm(ti, sendTimeOnce, d, 0);
+  return c;
+}
+
+}  // namespace urgent

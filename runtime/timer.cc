@@ -1,0 +1,163 @@
+// runtime/timer.cc: per-P timer heaps (Go's time.go since 1.14, simplified: a timer is
+// removed from its heap eagerly, under the heap's lock, instead of being marked deleted).
+//
+// Invariants:
+// - A pending timer is in exactly one P's heap (t->pp, t->index), guarded by that P's
+//   timerslock; timer0when is the heap's earliest `when`, or 0 when empty.
+// - f runs with no lock held; t->running is true meanwhile, and deltimer waits for it, so a
+//   timer's owner may free it as soon as deltimer returns.
+// - A new timer that fires before the idle M sleeping on timers would wake up wakes it
+//   (or, with no such sleeper, starts one): timers never wait for unrelated activity.
+#include "timer.h"
+
+#include "cpu.h"
+#include "panic.h"
+#include "proc.h"
+#include "urgent/sched.h"
+
+namespace urgent::rt {
+
+namespace {
+
+// 4-ary heap on `when` (Go's siftupTimer/siftdownTimer).
+void siftup(std::vector<Timer*>& h, std::size_t i) {
+  Timer* t = h[i];
+  while (i > 0) {
+    std::size_t p = (i - 1) / 4;
+    if (t->when >= h[p]->when) break;
+    h[i] = h[p];
+    h[i]->index = static_cast<std::int32_t>(i);
+    i = p;
+  }
+  h[i] = t;
+  t->index = static_cast<std::int32_t>(i);
+}
+
+void siftdown(std::vector<Timer*>& h, std::size_t i) {
+  std::size_t n = h.size();
+  Timer* t = h[i];
+  for (;;) {
+    std::size_t c = 4 * i + 1;
+    if (c >= n) break;
+    std::size_t best = c;
+    for (std::size_t k = c + 1; k < c + 4 && k < n; k++) {
+      if (h[k]->when < h[best]->when) best = k;
+    }
+    if (h[best]->when >= t->when) break;
+    h[i] = h[best];
+    h[i]->index = static_cast<std::int32_t>(i);
+    i = best;
+  }
+  h[i] = t;
+  t->index = static_cast<std::int32_t>(i);
+}
+
+void updateTimer0(TimerHeap& th) {
+  th.timer0when.store(th.heap.empty() ? 0 : th.heap[0]->when, std::memory_order_release);
+}
+
+void push(P* pp, Timer* t) {
+  TimerHeap& th = pp->timers;
+  t->pp = pp;
+  th.heap.push_back(t);
+  siftup(th.heap, th.heap.size() - 1);
+  updateTimer0(th);
+}
+
+void removeAt(TimerHeap& th, std::size_t i) {
+  Timer* t = th.heap[i];
+  Timer* last = th.heap.back();
+  th.heap.pop_back();
+  if (last != t) {
+    th.heap[i] = last;
+    last->index = static_cast<std::int32_t>(i);
+    siftup(th.heap, i);
+    siftdown(th.heap, static_cast<std::size_t>(last->index));
+  }
+  t->pp = nullptr;
+  t->index = -1;
+  updateTimer0(th);
+}
+
+}  // namespace
+
+void addtimer(Timer* t) {
+  M* mp = getm();
+  if (mp == nullptr || mp->p == nullptr) fatal("addtimer called without a P");
+  P* pp = mp->p;
+  {
+    SpinGuard lock(pp->timers.timerslock);
+    push(pp, t);
+  }
+  wakeTimerSleeper(t->when);
+}
+
+bool deltimer(Timer* t) {
+  bool pending = false;
+  for (;;) {
+    P* pp = __atomic_load_n(&t->pp, __ATOMIC_ACQUIRE);
+    if (pp == nullptr) break;
+    SpinGuard lock(pp->timers.timerslock);
+    if (t->pp != pp) continue;  // moved meanwhile (procresize); look again
+    removeAt(pp->timers, static_cast<std::size_t>(t->index));
+    pending = true;
+    break;
+  }
+  // f may be running (a one-shot timer that fired, or a ticker's current tick): wait for it
+  // so that the caller may free the timer.
+  while (t->running.load(std::memory_order_acquire)) {
+    if (getg() != nullptr) {
+      urgent::gosched();
+    } else {
+      arch::cpu_relax();
+    }
+  }
+  return pending;
+}
+
+std::int64_t checkTimers(P* pp, std::int64_t now) {
+  TimerHeap& th = pp->timers;
+  std::int64_t next = th.timer0when.load(std::memory_order_acquire);
+  if (next == 0 || next > now) return next;
+  for (;;) {
+    Timer* t;
+    {
+      SpinGuard lock(th.timerslock);
+      if (th.heap.empty() || th.heap[0]->when > now) {
+        return th.heap.empty() ? 0 : th.heap[0]->when;
+      }
+      t = th.heap[0];
+      t->running.store(true, std::memory_order_relaxed);
+      if (t->period > 0) {
+        // Re-arm a ticker for its next tick after now (dropping missed ones, as Go does).
+        std::int64_t missed = (now - t->when) / t->period;
+        t->when += (missed + 1) * t->period;
+        siftdown(th.heap, 0);
+        updateTimer0(th);
+      } else {
+        removeAt(th, 0);
+      }
+    }
+    if (!t->f(t->arg, now)) t->running.store(false, std::memory_order_release);
+  }
+}
+
+std::int64_t nextTimerWhen() {
+  std::int64_t next = 0;
+  std::int32_t n = gomaxprocs_now.load();
+  for (std::int32_t i = 0; i < n; i++) {
+    std::int64_t w = allp[i]->timers.timer0when.load(std::memory_order_acquire);
+    if (w != 0 && (next == 0 || w < next)) next = w;
+  }
+  return next;
+}
+
+void moveTimers(P* from, P* to) {
+  SpinGuard a(from->timers.timerslock);
+  SpinGuard b(to->timers.timerslock);
+  for (Timer* t : from->timers.heap) push(to, t);
+  from->timers.heap.clear();
+  updateTimer0(from->timers);
+}
+
+}  // namespace urgent::rt
