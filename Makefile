@@ -117,7 +117,8 @@ test: all
 
 bench: all
 	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5 --target pingpong=0.5 \
-	  --target chanbuf=0.8 --target mutex=1.0 spawn yield pingpong chanbuf mutex select
+	  --target chanbuf=0.8 --target mutex=1.0 spawn yield pingpong chanbuf mutex select \
+	  sleep50 sleep99
 	$(Q)$(BUILD)/bin/urgent-micro --benchmark_min_time=0.2
 
 lab: all

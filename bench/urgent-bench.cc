@@ -15,8 +15,11 @@
 //   pingpong (n = 1000000, ns/roundtrip), chanbuf (n = 10000000, ns/item), mutex
 //          (n = 10000000, ns/lock), select (n = 1000000, ns/op): see the functions below;
 //          default GOMAXPROCS.
+//   sleep50, sleep99 (n = 1000): lateness of sleep_for(1ms) on an idle runtime, median and
+//          99th percentile, in microseconds.
 #include <urgent/urgent.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -153,7 +157,30 @@ double select2(long n) {
   return dt / n;
 }
 
+// sleep50 / sleep99: lateness of sleep_for(1ms) on an otherwise idle runtime, in µs:
+// the median and the 99th percentile of n sleeps (the value is per workload, not per op).
+std::vector<double> sleepLateness(long n) {
+  std::vector<double> late;
+  late.reserve(static_cast<std::size_t>(n));
+  for (long i = 0; i < n; i++) {
+    auto t0 = Clock::now();
+    urgent::sleep_for(std::chrono::milliseconds(1));
+    late.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() - 1000.0);
+  }
+  std::sort(late.begin(), late.end());
+  return late;
+}
+double sleep50(long n) {
+  auto l = sleepLateness(n);
+  return l[l.size() / 2];
+}
+double sleep99(long n) {
+  auto l = sleepLateness(n);
+  return l[std::min(l.size() - 1, l.size() * 99 / 100)];
+}
+
 const std::map<std::string, Workload> kWorkloads = {
+    {"sleep50", {1000, "us-late-p50", sleep50}},       {"sleep99", {1000, "us-late-p99", sleep99}},
     {"spawn", {1000000, "ns/goroutine", spawn}},       {"yield", {1000000, "ns/switch", yield}},
     {"pingpong", {1000000, "ns/roundtrip", pingpong}}, {"chanbuf", {10000000, "ns/item", chanbuf}},
     {"mutex", {10000000, "ns/lock", mutex}},           {"select", {1000000, "ns/op", select2}},

@@ -1081,7 +1081,6 @@ void wakeTimerSleeper(std::int64_t when) {
   }
 }
 
-
 M* getm() {
   M* mp = tls_m;
   asm volatile("" ::: "memory");

@@ -279,7 +279,7 @@ struct Sched {
   std::int64_t mnext GUARDED_BY(lock) = 0;         // next M id (= Ms created, M0 included)
   std::int64_t nmexited GUARDED_BY(lock) = 0;      // Ms whose thread left (a locked G exited)
   std::int32_t nmidlelocked GUARDED_BY(lock) = 0;  // Ms asleep waiting for their locked G
-  M* timersleeper GUARDED_BY(lock) = nullptr;  // the idle M sleeping until sleepuntil
+  M* timersleeper GUARDED_BY(lock) = nullptr;      // the idle M sleeping until sleepuntil
   std::int64_t sleepuntil GUARDED_BY(lock) = 0;
   std::int32_t maxmcount GUARDED_BY(lock) = 10000;
   std::atomic<M*> allm{nullptr};  // every M ever created in this run

@@ -21,7 +21,8 @@ namespace {
 using detail::TimerImpl;
 
 Clock::time_point fromNanotime(std::int64_t ns) {
-  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 // Sends the time without blocking; a full channel drops it (Go's sendTime).
@@ -74,7 +75,9 @@ void sleep_for(std::chrono::nanoseconds d) {
       &t, rt::WaitReason::kSleep);
 }
 
-void sleep_until(Clock::time_point t) { sleep_for(t - Clock::now()); }
+void sleep_until(Clock::time_point t) {
+  sleep_for(t - Clock::now());
+}
 
 Timer::Timer(std::chrono::nanoseconds d) : impl_(arm(new TimerImpl, sendTime, d, 0)) {}
 
@@ -83,9 +86,13 @@ Timer::~Timer() {
   delete impl_;
 }
 
-Chan<Clock::time_point> Timer::c() const { return impl_->c; }
+Chan<Clock::time_point> Timer::c() const {
+  return impl_->c;
+}
 
-bool Timer::stop() { return rt::deltimer(&impl_->t); }
+bool Timer::stop() {
+  return rt::deltimer(&impl_->t);
+}
 
 bool Timer::reset(std::chrono::nanoseconds d) {
   bool active = rt::deltimer(&impl_->t);
@@ -104,9 +111,13 @@ Ticker::~Ticker() {
   delete impl_;
 }
 
-Chan<Clock::time_point> Ticker::c() const { return impl_->c; }
+Chan<Clock::time_point> Ticker::c() const {
+  return impl_->c;
+}
 
-void Ticker::stop() { rt::deltimer(&impl_->t); }
+void Ticker::stop() {
+  rt::deltimer(&impl_->t);
+}
 
 void Ticker::reset(std::chrono::nanoseconds d) {
   if (d.count() <= 0) throw Panic("non-positive interval for Ticker.Reset");

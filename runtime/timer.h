@@ -20,8 +20,8 @@ struct Timer {
   std::int64_t period = 0;
   bool (*f)(void* arg, std::int64_t now) = nullptr;
   void* arg = nullptr;
-  P* pp = nullptr;            // [pp->timerslock] the heap it is in, or null
-  std::int32_t index = -1;    // [pp->timerslock] its position there
+  P* pp = nullptr;                   // [pp->timerslock] the heap it is in, or null
+  std::int32_t index = -1;           // [pp->timerslock] its position there
   std::atomic<bool> running{false};  // f is executing right now
 };
 

@@ -88,7 +88,7 @@ TEST(Time, TimerFiresStopsAndResets) {
     r.push_back(u.stop());  // stopped in time
     sleep_for(80ms);
     r.push_back(u.c().try_recv().has_value());  // so nothing was sent
-    r.push_back(u.reset(5ms));                   // was not active
+    r.push_back(u.reset(5ms));                  // was not active
     r.push_back(u.c().recv().has_value());
   });
   EXPECT_EQ(r, (std::vector<int>{1, 0, 1, 0, 0, 1}));

@@ -75,6 +75,28 @@ var workloads = map[string]workload{
 	"select":   {defaultN: 1000000, unit: "ns/op", run: selectPingPong, opsPerN: 1},
 }
 
+// sleep50/sleep99 report a percentile of time.Sleep(1ms)'s lateness in µs, not a duration
+// per operation: see percentileWorkloads.
+var percentileWorkloads = map[string]struct {
+	defaultN int
+	unit     string
+	pct      int
+}{
+	"sleep50": {1000, "us-late-p50", 50},
+	"sleep99": {1000, "us-late-p99", 99},
+}
+
+func sleepLateness(n int) []float64 {
+	late := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		time.Sleep(time.Millisecond)
+		late = append(late, float64(time.Since(t0).Nanoseconds())/1e3-1000)
+	}
+	sort.Float64s(late)
+	return late
+}
+
 // pingpong: main and a goroutine bounce a value over two unbuffered channels.
 func pingpong(n int) time.Duration {
 	ping, pong := make(chan int), make(chan int)
@@ -192,6 +214,9 @@ func names() string {
 	for name := range workloads {
 		s = append(s, name)
 	}
+	for name := range percentileWorkloads {
+		s = append(s, name)
+	}
 	sort.Strings(s)
 	return strings.Join(s, " ")
 }
@@ -209,6 +234,27 @@ func main() {
 		usage("expected a workload and an optional n")
 	}
 	name := args[0]
+	if pw, ok := percentileWorkloads[name]; ok {
+		n := pw.defaultN
+		if len(args) == 2 {
+			v, err := strconv.Atoi(args[1])
+			if err != nil || v <= 0 {
+				usage(fmt.Sprintf("bad n %q: want a positive integer", args[1]))
+			}
+			n = v
+		}
+		sleepLateness(n / 10)
+		late := sleepLateness(n)
+		idx := len(late) * pw.pct / 100
+		if idx >= len(late) {
+			idx = len(late) - 1
+		}
+		if pw.pct == 50 {
+			idx = len(late) / 2
+		}
+		fmt.Printf("%s %.1f %s\n", name, late[idx], pw.unit)
+		return
+	}
 	w, ok := workloads[name]
 	if !ok {
 		usage(fmt.Sprintf("unknown workload %q", name))

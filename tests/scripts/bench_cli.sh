@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
 for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
-  for w in spawn yield pingpong chanbuf mutex select; do
-    line=$("$bin" "$w" 2000)
-    [[ "$line" =~ ^$w\ [0-9]+\.[0-9]\ ns/(goroutine|switch|roundtrip|item|lock|op)$ ]] ||
+  for w in spawn yield pingpong chanbuf mutex select sleep50 sleep99; do
+    n=2000
+    [[ $w == sleep* ]] && n=20
+    line=$("$bin" "$w" "$n")
+    [[ "$line" =~ ^$w\ -?[0-9]+\.[0-9]\ (ns/(goroutine|switch|roundtrip|item|lock|op)|us-late-p(50|99))$ ]] ||
       { echo "bench_cli.sh: $bin $w printed '$line'" >&2; exit 1; }
   done
   for bad in "nosuch" "spawn 0" "spawn x" "spawn 5 6"; do
