@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -64,6 +65,7 @@ thread_local M* tls_m = nullptr;
 constexpr std::int64_t kGoidCacheBatch = 16;   // Go's _GoidCacheBatch
 constexpr int kGfreePrefetch = 2;              // gfget prefetches the G this many `go`s ahead
 constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
+constexpr unsigned long kTimerSlackNs = 1000;  // Ms' timer slack (see minit)
 
 std::atomic<bool> running{false};
 bool main_started = false;  // [own by M0 before any other M exists]
@@ -206,9 +208,14 @@ void minit(M* mp) {
   }
   fiber_adopt_thread(&mp->g0);
   signal_minit(mp);
+  // The kernel rounds timed sleeps up by the thread's timer slack (50 µs by default); an M
+  // sleeping until the next timer should wake when it is due. M0 gets its own back at exit.
+  mp->saved_timerslack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  prctl(PR_SET_TIMERSLACK, kTimerSlackNs, 0, 0, 0);
 }
 
 void munit(M* mp) {
+  if (mp->saved_timerslack > 0) prctl(PR_SET_TIMERSLACK, mp->saved_timerslack, 0, 0, 0);
   signal_unminit(mp);
   tls_m = nullptr;
 }

@@ -220,6 +220,7 @@ struct M {
   M* alllink = nullptr;             // [const] link in sched.allm
   Note park;                        // sleeps here when idle (stopm)
   int* errno_ptr = nullptr;         // [const] the thread's errno, saved/restored per G
+  long saved_timerslack = 0;        // [const] the thread's timer slack before minit
   pid_t tid = 0;                    // [const] kernel thread id
   pthread_t thread{};               // [const]
   std::uint64_t fastrand = 0;       // [own] wyrand state
