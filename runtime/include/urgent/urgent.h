@@ -3,6 +3,7 @@
 
 #include "urgent/chan.h"       // IWYU pragma: export
 #include "urgent/cond.h"       // IWYU pragma: export
+#include "urgent/context.h"    // IWYU pragma: export
 #include "urgent/debug.h"      // IWYU pragma: export
 #include "urgent/go.h"         // IWYU pragma: export
 #include "urgent/mutex.h"      // IWYU pragma: export
