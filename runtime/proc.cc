@@ -39,13 +39,16 @@
 #include "cpu.h"
 #include "env.h"
 #include "log.h"
+#include "netpoll.h"
 #include "panic.h"
 #include "runq.h"
 #include "sanitizer.h"
 #include "sema.h"
 #include "signal_unix.h"
 #include "stack.h"
+#include "sysmon.h"
 #include "timer.h"
+#include "urgent/blocking.h"
 #include "urgent/debug.h"
 #include "urgent/go.h"
 #include "urgent/run.h"
@@ -233,15 +236,29 @@ void* mstart(void* arg) {
   return nullptr;
 }
 
+// The thread limit (Go's sched.maxmcount, debug.SetMaxThreads). Kept across runs.
+std::atomic<std::int32_t> maxmcount{10000};
+
+// Live Ms, M0 included (Go's mcount).
+std::int64_t mcount() REQUIRES(sched.lock) {
+  return sched.mnext - sched.nmexited;
+}
+
+// Go's checkmcount: exceeding the thread limit is fatal.
+void checkmcount() REQUIRES(sched.lock) {
+  if (mcount() > maxmcount.load()) {
+    printf_raw("runtime: program exceeds %d-thread limit\n", maxmcount.load());
+    fatal("thread exhaustion");
+  }
+}
+
 // Creates a new M (thread) that starts with pp and the given spinning state (Go's newm).
 void newm(P* pp, bool spinning) {
   M* mp = new M;
   {
     SpinGuard lock(sched.lock);
-    if (sched.mnext >= sched.maxmcount) {
-      fatal("thread exhaustion: program exceeds %d-thread limit", sched.maxmcount);
-    }
     mp->id = sched.mnext++;
+    checkmcount();
   }
   mp->nextp = pp;
   mp->spinning = spinning;
@@ -270,11 +287,11 @@ void newm(P* pp, bool spinning) {
 // the program is deadlocked: report it as Go does and exit with status 2.
 void checkdead() REQUIRES(sched.lock) {
   if (sched.shutdown.load()) return;
-  std::int64_t run = sched.mnext - sched.nmexited - sched.nmidle - sched.nmidlelocked;
+  std::int64_t run = mcount() - sched.nmidle - sched.nmidlelocked;
   if (run > 0) return;
   if (run < 0) {
     fatal("checkdead: inconsistent counts: mcount=%lld nmidle=%d nmidlelocked=%d",
-          static_cast<long long>(sched.mnext - sched.nmexited), sched.nmidle, sched.nmidlelocked);
+          static_cast<long long>(mcount()), sched.nmidle, sched.nmidlelocked);
   }
   if (nextTimerWhen() != 0) return;  // a timer will ready someone
   int waiting = 0;
@@ -313,41 +330,7 @@ void stopm(M* mp) {
   }
 }
 
-void midleRemove(M* mp) REQUIRES(sched.lock) {
-  for (M** link = &sched.midle; *link != nullptr; link = &(*link)->schedlink) {
-    if (*link == mp) {
-      *link = mp->schedlink;
-      sched.nmidle--;
-      return;
-    }
-  }
-}
-
-// stopm, but sleeping at most until `when` (the earliest timer), as the M that will run
-// it (Go blocks such an M in netpoll with a timeout). Returns with a P if someone handed
-// it one, otherwise without: the caller then finds a P to run the timers with.
-void stopmUntil(M* mp, std::int64_t when) {
-  {
-    SpinGuard lock(sched.lock);
-    if (sched.shutdown.load()) return;
-    mput(mp);
-    sched.timersleeper = mp;
-    sched.sleepuntil = when;
-    checkdead();
-  }
-  std::int64_t wait = when - nanotime();
-  if (wait > 0) mp->park.sleep_for(wait);
-  {
-    SpinGuard lock(sched.lock);
-    if (sched.timersleeper == mp) sched.timersleeper = nullptr;
-    if (mp->nextp == nullptr) midleRemove(mp);  // timed out (or woken early: already out)
-  }
-  mp->park.clear();
-  if (mp->nextp != nullptr) {
-    acquirep(mp, mp->nextp);
-    mp->nextp = nullptr;
-  }
-}
+}  // namespace
 
 // Schedules some M to run pp (or an idle P if pp is null): Go's startm.
 void startm(P* pp, bool spinning) {
@@ -391,6 +374,7 @@ void handoffp(P* pp) {
     startm(pp, true);
     return;
   }
+  std::int64_t when = -1;  // -1: pp needs an M; else its earliest timer (0: none)
   {
     SpinGuard lock(sched.lock);
     if (sched.gcwaiting.load()) {
@@ -398,13 +382,43 @@ void handoffp(P* pp) {
       if (--sched.stopwait == 0) sched.stopnote.wakeup();
       return;
     }
-    if (sched.runqsize.load() == 0) {
+    // If this is the last running P and nobody polls the network, an M must run it so
+    // that it ends up blocked in the poller (waiting for I/O and timers).
+    bool needPoller =
+        sched.npidle.load() == gomaxprocs_now.load() - 1 && sched.lastpoll.load() != 0;
+    if (sched.runqsize.load() == 0 && !needPoller) {
+      when = pp->timers.timer0when.load();
       pidleput(pp);
-      return;
     }
   }
-  startm(pp, false);
+  if (when < 0) {
+    startm(pp, false);
+  } else if (when > 0) {
+    wakeNetPoller(when);  // its timers still need an M (without sched.lock: may startm)
+  }
 }
+
+void injectglist(GList* list) {
+  if (list->empty()) return;
+  // Mark them all runnable before any of them is queued.
+  std::int32_t n = 0;
+  for (G* gp = list->head; gp != nullptr; gp = gp->schedlink, n++) {
+    casgstatus(gp, kGwaiting, kGrunnable);
+  }
+  M* mp = getm();
+  P* pp = mp != nullptr ? mp->p : nullptr;
+  // Without a P (sysmon, an M back from the poller) all of them go to the global queue;
+  // with one, as many as there are idle Ps, and the rest to our local queue.
+  std::int32_t global = pp == nullptr ? n : std::min(n, sched.npidle.load());
+  if (global > 0) {
+    SpinGuard lock(sched.lock);
+    for (std::int32_t i = 0; i < global; i++) globrunqput(list->pop());
+  }
+  for (std::int32_t i = global; i > 0 && sched.npidle.load() != 0; i--) startm(nullptr, false);
+  while (G* gp = list->pop()) runqput(pp, gp, false);
+}
+
+namespace {
 
 void resetspinning(M* mp) {
   mp->spinning = false;
@@ -665,6 +679,18 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
         return gp;
       }
     }
+    // Poll the network: only an optimization before stealing, skipped when nobody waits on
+    // I/O or an M is blocked in the poller already (it will see the events).
+    if (netpollWaiters.load(std::memory_order_relaxed) > 0 &&
+        sched.lastpoll.load(std::memory_order_relaxed) != 0) {
+      GList list = netpoll(0);
+      if (G* gp = list.pop()) {
+        injectglist(&list);
+        casgstatus(gp, kGwaiting, kGrunnable);
+        *inheritTime = false;
+        return gp;
+      }
+    }
     // Spinning Ms: steal work from other Ps. Limit the number of spinning Ms to half the
     // number of busy Ps, to avoid excessive CPU use when GOMAXPROCS>>1 and parallelism is low.
     std::int32_t procs = gomaxprocs_now.load(std::memory_order_relaxed);
@@ -712,21 +738,39 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
       }
       if (reacquired) continue;
     }
-    if (std::int64_t when = nextTimerWhen()) {
-      // Sleep until the earliest timer, then run it with whatever P is free.
-      stopmUntil(mp, when);
-      if (mp->p != nullptr) continue;
-      if (sched.shutdown.load()) return nullptr;
+    // Poll the network until the next timer (Go's findRunnable tail): the last M with
+    // nothing to do blocks in epoll_wait, so I/O and timers wake it without a busy M.
+    std::int64_t pollUntil = nextTimerWhen();
+    if ((netpollWaiters.load() > 0 || pollUntil != 0) && sched.lastpoll.exchange(0) != 0) {
+      sched.pollUntil.store(pollUntil);
+      if (mp->p != nullptr) fatal("findrunnable: netpoll with p");
+      if (mp->spinning) fatal("findrunnable: netpoll with spinning");
+      std::int64_t delay = -1;
+      if (pollUntil != 0) delay = std::max<std::int64_t>(0, pollUntil - nanotime());
+      GList list = netpoll(delay);  // block until new work is available
+      sched.pollUntil.store(0);
+      sched.lastpoll.store(nanotime());
       P* idle;
       {
         SpinGuard lock(sched.lock);
         idle = pidleget();
       }
-      if (idle != nullptr) {
+      if (idle == nullptr) {
+        injectglist(&list);
+      } else {
         acquirep(mp, idle);
-        continue;
+        if (G* gp = list.pop()) {
+          injectglist(&list);
+          casgstatus(gp, kGwaiting, kGrunnable);
+          *inheritTime = false;
+          return gp;
+        }
+        continue;  // a timer is due (or a spurious wakeup): look again, with our new P
       }
-      // Every P is busy: their Ms run the timers when they schedule.
+    } else if (pollUntil != 0) {
+      // Another M is blocked in the poller: make sure it wakes up for the earliest timer.
+      std::int64_t pollerPollUntil = sched.pollUntil.load();
+      if (pollerPollUntil == 0 || pollerPollUntil > pollUntil) netpollBreak();
     }
     stopm(mp);
     if (mp->p == nullptr) return nullptr;  // shutdown
@@ -776,6 +820,11 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
 // The scheduler loop on g0. Runs until shutdown, or until a G that locked this thread exits.
 void mloop(M* mp) {
   for (;;) {
+    if (mp->p == nullptr && mp->lockedg == nullptr) {
+      // Back from exitsyscall's slow path with no P: sleep until handed one.
+      stopm(mp);
+      if (mp->p == nullptr) break;  // shutdown
+    }
     if (G* gp = mp->pending) {
       mp->pending = nullptr;
       startlockedm(mp, gp);
@@ -924,6 +973,15 @@ void stopTheWorld(M* mp) {
     preemptall();
     mp->p->status.store(kPgcstop);  // stop current P
     sched.stopwait--;
+    // Stop Ps in a system call: their Ms find them gone when the call returns.
+    for (std::int32_t i = 0; i < gomaxprocs_now.load(); i++) {
+      P* pp = allp[i];
+      std::uint32_t expected = kPsyscall;
+      if (pp->status.compare_exchange_strong(expected, kPgcstop)) {
+        pp->syscalltick++;
+        sched.stopwait--;
+      }
+    }
     while (P* pp = pidleget()) {  // stop idle Ps
       pp->status.store(kPgcstop);
       sched.stopwait--;
@@ -1013,6 +1071,7 @@ void startTheWorld(M* mp) {
       newm(pp, false);
     }
   }
+  sysmonwake();
   wakep();
 }
 
@@ -1038,6 +1097,7 @@ void shutdownRuntime(int status) {
       mp->park.wakeup();
     }
   }
+  netpollBreak();  // an M blocked in the poller
 }
 
 void mainEntry(void* arg) {
@@ -1070,21 +1130,14 @@ void resetState() {
 
 // ---- internal API (proc.h) ----
 
-void wakeTimerSleeper(std::int64_t when) {
-  M* early = nullptr;
-  {
-    SpinGuard lock(sched.lock);
-    if (sched.timersleeper != nullptr) {
-      if (when >= sched.sleepuntil) return;  // it wakes up in time anyway
-      early = sched.timersleeper;
-      sched.timersleeper = nullptr;
-      midleRemove(early);
-    }
-  }
-  if (early != nullptr) {
-    early->park.wakeup();  // it recomputes its deadline
+void wakeNetPoller(std::int64_t when) {
+  if (sched.lastpoll.load() == 0) {
+    // An M is blocked in the poller: wake it if it would sleep past `when`. (pollUntil is
+    // 0 or the poll's deadline, so this may wake it needlessly, never miss a wakeup.)
+    std::int64_t pollerPollUntil = sched.pollUntil.load();
+    if (pollerPollUntil == 0 || pollerPollUntil > when) netpollBreak();
   } else {
-    wakep();  // nobody sleeps on timers: start an M that will (Go's wakeNetPoller)
+    wakep();  // nobody is in the poller: get an M there so that it handles the new timer
   }
 }
 
@@ -1183,6 +1236,139 @@ void goready(G* gp) {
   wakep();
 }
 
+// ---- system calls (Go's entersyscall, exitsyscall) ----
+
+namespace {
+bool orphaned(M* mp) {
+  return mp->sysstate.load(std::memory_order_acquire) == kOrphaned;
+}
+}  // namespace
+
+// The running goroutine enters a system call: it keeps its M, and its P stays attached in
+// kPsyscall so that a short call gets it back with one CAS (Go's reentersyscall).
+static void entersyscallCommon(M* mp, G* gp) {
+  mp->locks++;  // no preemption while G, M and P disagree
+  P* pp = mp->p;
+  owner_add<std::uint64_t>(pp->syscalls, 1);
+  casgstatus(gp, kGrunning, kGsyscall);
+  mp->syscalltick = pp->syscalltick;
+  pp->m = nullptr;
+  mp->oldp = pp;
+  mp->p = nullptr;
+  pp->status.store(kPsyscall, std::memory_order_release);
+  mp->sysstate.store(kInSyscall, std::memory_order_release);
+  sysmonwake();  // sysmon may be asleep (every P was idle): a syscall P must be watched
+  if (sched.gcwaiting.load()) {
+    // The world is stopping: a P in a syscall counts as stopped (Go's entersyscall_gcwait).
+    SpinGuard lock(sched.lock);
+    std::uint32_t expected = kPsyscall;
+    if (sched.stopwait > 0 && pp->status.compare_exchange_strong(expected, kPgcstop)) {
+      pp->syscalltick++;
+      if (--sched.stopwait == 0) sched.stopnote.wakeup();
+    }
+  }
+  mp->locks--;
+}
+
+bool entersyscall() {
+  M* mp = getm();
+  G* gp = mp != nullptr ? mp->curg : nullptr;
+  if (gp == nullptr) return false;
+  entersyscallCommon(mp, gp);
+  return true;
+}
+
+// For calls known to block: hand the P off at once (Go's entersyscallblock).
+bool entersyscallblock() {
+  M* mp = getm();
+  G* gp = mp != nullptr ? mp->curg : nullptr;
+  if (gp == nullptr) return false;
+  entersyscallCommon(mp, gp);
+  P* pp = mp->oldp;
+  std::uint32_t expected = kPsyscall;
+  if (pp->status.compare_exchange_strong(expected, kPidle)) {
+    mp->oldp = nullptr;
+    pp->syscalltick++;
+    sched.handoffs_block.fetch_add(1, std::memory_order_relaxed);
+    handoffp(pp);
+  }
+  return true;
+}
+
+namespace {
+
+// Tries to get a P back without a switch (Go's exitsyscallfast): the old one if nobody
+// took it, else an idle one.
+bool exitsyscallfast(M* mp, P* oldp) {
+  std::uint32_t expected = kPsyscall;
+  if (oldp != nullptr && oldp->status.load() == kPsyscall &&
+      oldp->status.compare_exchange_strong(expected, kPidle)) {
+    acquirep(mp, oldp);
+    // (If mp->syscalltick != oldp->syscalltick, the P was retaken and given back meanwhile:
+    // Go's exitsyscallfast_reacquired; the tick below records the syscall's end either way.)
+    owner_add<std::uint64_t>(oldp->syscall_exit_fast, 1);
+    return true;
+  }
+  if (sched.npidle.load() == 0) return false;
+  P* pp;
+  {
+    SpinGuard lock(sched.lock);
+    pp = pidleget();
+  }
+  if (pp == nullptr) return false;
+  sysmonwake();
+  acquirep(mp, pp);
+  sched.syscall_exit_idle_p.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace
+
+void exitsyscall(int err) {
+  M* mp = getm();
+  // urgent::run returned while we were in the call: nothing but this M and the goroutine's
+  // stack still exists for us. Leave the thread without unwinding anything.
+  if (mp->sysstate.exchange(kNotInSyscall, std::memory_order_acq_rel) == kOrphaned) {
+    syscall(SYS_exit, 0);
+  }
+  G* gp = mp->curg;
+  mp->locks++;
+  P* oldp = mp->oldp;
+  mp->oldp = nullptr;
+  if (exitsyscallfast(mp, oldp)) {
+    mp->p->syscalltick++;
+    casgstatus(gp, kGsyscall, kGrunning);
+    mp->locks--;
+    errno = err;
+    return;
+  }
+  mp->locks--;
+  // Slow path (Go's exitsyscall0): no P. Queue the goroutine globally and park the M; a P
+  // that becomes idle meanwhile is taken under the same lock, so nothing is missed.
+  sched.syscall_exit_slow.fetch_add(1, std::memory_order_relaxed);
+  markSwitching(gp);
+  casgstatus(gp, kGsyscall, kGrunnable);
+  P* pp;
+  {
+    SpinGuard lock(sched.lock);
+    pp = pidleget();
+    if (pp == nullptr) globrunqput(gp);
+  }
+  if (pp != nullptr) {
+    sysmonwake();
+    acquirep(mp, pp);
+    __atomic_store_n(&gp->ctx.sp, &gp->ctx, __ATOMIC_RELEASE);  // never published: unmark
+    casgstatus(gp, kGrunnable, kGrunning);
+    errno = err;
+    return;
+  }
+  *mp->errno_ptr = err;  // switchTo saves it in gp; the switch that resumes gp restores it
+  mp->curg = nullptr;
+  // g0 parks this M (mloop: no P), or waits for a P with our G if it is locked to us.
+  switchTo(mp, gp, &mp->g0, false);
+  // Resumed on some M that holds a P (execute made us kGrunning).
+}
+
 std::int64_t allglen() {
   return allglen_.load(std::memory_order_acquire);
 }
@@ -1226,6 +1412,7 @@ const char* wait_reason_string(WaitReason r) {
     case WaitReason::kSyncCondWait: return "sync.Cond.Wait";
     case WaitReason::kSemacquire: return "semacquire";
     case WaitReason::kSleep: return "sleep";
+    case WaitReason::kIOWait: return "IO wait";
   }
   return "";
 }
@@ -1288,6 +1475,18 @@ void newproc_abort(NewG* g) {
   gfput(mp->p, g);
 }
 
+bool entersyscall() {
+  return rt::entersyscall();
+}
+
+bool entersyscallblock() {
+  return rt::entersyscallblock();
+}
+
+void exitsyscall(int err) {
+  rt::exitsyscall(err);
+}
+
 int run_main(void (*entry)(void*, int*), void* arg) {
   bool expected = false;
   if (!running.compare_exchange_strong(expected, true)) {
@@ -1310,6 +1509,8 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     P* runnable = procresize(m0, cfg.gomaxprocs);
     if (runnable != nullptr) fatal("schedinit: unexpected runnable P");
   }
+  netpollinit();
+  sched.lastpoll.store(nanotime());
   log::debug("runtime started: GOMAXPROCS={} stack={} bytes", cfg.gomaxprocs, cfg.stack_size);
 
   // Goroutine 1 runs main. (newproc needs a running goroutine; set it up by hand.)
@@ -1324,26 +1525,37 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     runqput(m0->p, gp, true);
   }
   main_started = true;
+  sysmon_start();
 
   int saved_errno = errno;
   mloop(m0);
   errno = saved_errno;
 
-  // Every other M leaves its loop at its next scheduling point. Once all have, every
-  // pthread_create has returned (creators are Ms), so every M's thread handle is valid.
+  // sysmon creates Ms too (handoffp): once it is gone, only Ms create Ms.
+  sysmon_stop();
+  // Every other M leaves its loop at its next scheduling point, except those blocked in a
+  // system call, which may never return: they are orphaned (they exit their thread when the
+  // call returns, touching nothing but their M and their goroutine's stack, both leaked).
+  // Once all others have left, every pthread_create has returned, so every handle is valid.
   for (;;) {
     bool all = true;
     {
       SpinGuard lock(sched.lock);
       for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
-        if (mp != m0 && !mp->exited) all = false;
+        if (mp == m0 || mp->exited || orphaned(mp)) continue;
+        std::uint32_t expected = kInSyscall;
+        if (mp->sysstate.compare_exchange_strong(expected, kOrphaned)) {
+          stack_keep(mp->curg->stack_lo);
+          continue;
+        }
+        all = false;
       }
     }
     if (all) break;
     usleep(50);
   }
   for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
-    if (mp != m0) pthread_join(mp->thread, nullptr);
+    if (mp != m0 && !orphaned(mp)) pthread_join(mp->thread, nullptr);
   }
   int status;
   {
@@ -1353,10 +1565,11 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   munit(m0);
   for (M* mp = sched.allm.load(); mp != nullptr;) {
     M* next = mp->alllink;
-    delete mp;
+    if (!orphaned(mp)) delete mp;
     mp = next;
   }
   m0 = nullptr;
+  netpollfini();
   signal_fini();
   panic_fini();
   resetState();
@@ -1424,6 +1637,15 @@ int num_goroutine() {
   return n < 1 ? (runtime_running() ? 1 : 0) : static_cast<int>(n);
 }
 
+int set_max_threads(int n) {
+  int old = maxmcount.exchange(n);
+  if (runtime_running()) {
+    SpinGuard lock(sched.lock);
+    checkmcount();
+  }
+  return old;
+}
+
 int num_cpu() {
   return getproccount();
 }
@@ -1459,6 +1681,26 @@ SchedStats sched_stats() {
     s.steals += allp[i]->steals.load(std::memory_order_relaxed);
     s.stolen_goroutines += allp[i]->stolen.load(std::memory_order_relaxed);
     s.runq_overflows += allp[i]->runqputslow_n.load(std::memory_order_relaxed);
+    s.syscalls += allp[i]->syscalls.load(std::memory_order_relaxed);
+    s.syscall_exit_fast += allp[i]->syscall_exit_fast.load(std::memory_order_relaxed);
+  }
+  s.syscall_exit_idle_p = sched.syscall_exit_idle_p.load(std::memory_order_relaxed);
+  s.syscall_exit_slow = sched.syscall_exit_slow.load(std::memory_order_relaxed);
+  s.handoffs = sched.handoffs.load(std::memory_order_relaxed);
+  s.handoffs_block = sched.handoffs_block.load(std::memory_order_relaxed);
+  SysmonStats sm = sysmon_stats();
+  s.sysmon_ticks = sm.ticks;
+  s.sysmon_idle_sleeps = sm.idle_sleeps;
+  s.sysmon_delay_us = sm.delay_us;
+  NetpollStats np = netpoll_stats();
+  s.netpoll_polls = np.polls;
+  s.netpoll_blocking = np.blocking;
+  s.netpoll_ready = np.ready;
+  s.netpoll_sysmon = np.sysmon;
+  s.netpoll_waiters = netpollWaiters.load(std::memory_order_relaxed);
+  {
+    SpinGuard lock(sched.lock);
+    s.threads = static_cast<int>(mcount());
   }
   s.gomaxprocs = gomaxprocs_now.load();
   s.idle_procs = sched.npidle.load();

@@ -64,6 +64,23 @@ void goyield();
 // Wakes an idle P with a spinning M if there is an idle P and nobody spins (Go's wakep).
 void wakep();
 
+// Schedules some M to run pp, or an idle P if pp is null (Go's startm).
+void startm(P* pp, bool spinning);
+
+// Hands off pp, which no M holds (kPidle), from an M that blocks or from sysmon's retake:
+// an M runs it if it has work, else it goes idle (Go's handoffp).
+void handoffp(P* pp);
+
+// Makes every goroutine on list runnable (they are kGwaiting: the poller's harvest) and
+// queues them: without a P all globally, with one, one per idle P globally (starting Ms
+// for them) and the rest locally (Go's injectglist).
+void injectglist(GList* list);
+
+// The running goroutine enters / leaves a system call (urgent/blocking.h).
+bool entersyscall();
+bool entersyscallblock();
+void exitsyscall(int err);
+
 // The global run queue (caller holds sched.lock).
 void globrunqput(G* gp) REQUIRES(sched.lock);
 void globrunqputbatch(G* const* batch, std::int32_t n) REQUIRES(sched.lock);

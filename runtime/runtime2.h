@@ -71,6 +71,7 @@ enum class WaitReason : std::uint8_t {
   kSyncCondWait,
   kSemacquire,
   kSleep,
+  kIOWait,  // parked on the network poller (netpoll.cc)
 };
 
 const char* wait_reason_string(WaitReason r);
@@ -79,9 +80,12 @@ const char* wait_reason_string(WaitReason r);
 enum PStatus : std::uint32_t {
   kPidle = 0,     // on sched.pidle, no M; its run queue is empty
   kPrunning = 1,  // owned by an M (p->m), which runs Gs or the scheduler on it
-  kPsyscall = 2,  // its M is in a system call (issue: syscalls)
-  kPgcstop = 3,   // stopped for stop-the-world (GOMAXPROCS change); owned by the stopper
-  kPdead = 4,     // beyond GOMAXPROCS; unused until procresize brings it back
+  // Its M is in a system call (entersyscall): no M owns it (p->m is null, the M keeps it as
+  // m->oldp). Whoever CASes it out of kPsyscall owns it: the M on exitsyscall (-> kPidle,
+  // then acquirep), sysmon's retake (-> kPidle, then handoffp) or stopTheWorld (-> kPgcstop).
+  kPsyscall = 2,
+  kPgcstop = 3,  // stopped for stop-the-world (GOMAXPROCS change); owned by the stopper
+  kPdead = 4,    // beyond GOMAXPROCS; unused until procresize brings it back
 };
 
 // Size of a P's local run queue (Go: len(p.runq)).
@@ -132,6 +136,23 @@ struct alignas(64) G {
   struct Sudog* param = nullptr;        // [own] set by the readier: the sudog that fired
   struct Sudog* waiting = nullptr;      // [own] select: this G's sudogs, in lock order
   std::atomic<bool> selectDone{false};  // [atomic] select: some case already won
+  G* schedlink = nullptr;               // [own by the list holder] link in a GList
+};
+
+// An intrusive list of Gs linked through G::schedlink (Go's gList): what the network poller
+// returns. Owned by whoever holds it.
+struct GList {
+  G* head = nullptr;
+  bool empty() const { return head == nullptr; }
+  void push(G* gp) {
+    gp->schedlink = head;
+    head = gp;
+  }
+  G* pop() {
+    G* gp = head;
+    if (gp != nullptr) head = gp->schedlink;
+    return gp;
+  }
 };
 
 static_assert(offsetof(G, inline_callable) == 48, "a 16-byte callable must end line 0");
@@ -207,6 +228,8 @@ struct M {
   G* curg = nullptr;                // [own] the G running on this M, or null on g0
   P* p = nullptr;                   // [own] the attached P
   P* nextp = nullptr;               // [sched] P to acquire when woken (startm)
+  P* oldp = nullptr;                // [own] the P it held before entering a system call
+  std::uint32_t syscalltick = 0;    // [own] oldp->syscalltick at entersyscall
   bool spinning = false;            // [own] looking for work; counted in sched.nmspinning
   bool is_m0 = false;               // [const] the thread that called urgent::run
   int locks = 0;                    // [own] >0: holds a runtime lock; no preemption
@@ -229,7 +252,13 @@ struct M {
   bool exit_locked = false;    // [own] its locked G exited: the thread exits too
   bool parked_locked = false;  // [sched] asleep in stoplockedm, waiting for its G
   bool exited = false;         // [sched] left its scheduler loop; join it at shutdown
+  // [atomic] kInSyscall between entersyscall and exitsyscall. At shutdown urgent::run CASes
+  // it to kOrphaned instead of waiting for a call that may never return; exitsyscall's
+  // exchange sees that and ends the thread.
+  std::atomic<std::uint32_t> sysstate{0};
 };
+
+enum SysState : std::uint32_t { kNotInSyscall = 0, kInSyscall = 1, kOrphaned = 2 };
 
 // The local run queue of a P: Go's lock-free ring. The owner pushes at tail; the owner and
 // thieves consume at head with CAS. Slots are atomics accessed relaxed: a thief may read a
@@ -255,6 +284,7 @@ struct alignas(64) P {
   P* link = nullptr;                              // [sched] link in sched.pidle
   M* m = nullptr;                                 // [own] back link to the M holding it
   std::uint32_t schedtick = 0;                    // [own] incremented on every schedule
+  std::uint32_t syscalltick = 0;                  // [own] incremented on every syscall return
   std::uint64_t goidcache = 0, goidcacheend = 0;  // [own] batch of goroutine ids
   // [atomic] Next G to run, ahead of runq; inherits the time slice. On its own cache line:
   // the owner CASes it on every `go`, while spinning thieves keep reading `status`.
@@ -266,9 +296,18 @@ struct alignas(64) P {
   std::atomic<std::int32_t> gfree_n{0};  // [own, read racily by num_goroutine]
   // Counters, [own] writes, read racily by sched_stats().
   std::atomic<std::uint64_t> goroutines_created{0};
-  std::atomic<std::uint64_t> steals{0};         // successful steal operations by this P
-  std::atomic<std::uint64_t> stolen{0};         // Gs this P took from others
-  std::atomic<std::uint64_t> runqputslow_n{0};  // overflows to the global queue
+  std::atomic<std::uint64_t> steals{0};             // successful steal operations by this P
+  std::atomic<std::uint64_t> stolen{0};             // Gs this P took from others
+  std::atomic<std::uint64_t> runqputslow_n{0};      // overflows to the global queue
+  std::atomic<std::uint64_t> syscalls{0};           // entersyscalls on this P
+  std::atomic<std::uint64_t> syscall_exit_fast{0};  // exitsyscalls that got this P back
+  // [sysmon] What sysmon saw last time (Go's sysmontick): retake compares the ticks.
+  struct SysmonTick {
+    std::uint32_t schedtick = 0;
+    std::int64_t schedwhen = 0;
+    std::uint32_t syscalltick = 0;
+    std::int64_t syscallwhen = 0;
+  } sysmontick;
 };
 
 // The global scheduler state (Go's schedt).
@@ -280,10 +319,7 @@ struct Sched {
   std::int64_t mnext GUARDED_BY(lock) = 0;         // next M id (= Ms created, M0 included)
   std::int64_t nmexited GUARDED_BY(lock) = 0;      // Ms whose thread left (a locked G exited)
   std::int32_t nmidlelocked GUARDED_BY(lock) = 0;  // Ms asleep waiting for their locked G
-  M* timersleeper GUARDED_BY(lock) = nullptr;      // the idle M sleeping until sleepuntil
-  std::int64_t sleepuntil GUARDED_BY(lock) = 0;
-  std::int32_t maxmcount GUARDED_BY(lock) = 10000;
-  std::atomic<M*> allm{nullptr};  // every M ever created in this run
+  std::atomic<M*> allm{nullptr};                   // every M ever created in this run
   // Idle Ps.
   P* pidle GUARDED_BY(lock) = nullptr;
   // Read by wakep on every `go` and ready: kept off the line that sched.lock bounces on.
@@ -304,8 +340,21 @@ struct Sched {
   Note stopnote;
   // Shutdown: main returned; every M leaves its scheduler loop.
   std::atomic<bool> shutdown{false};
+  // sysmon (sysmon.cc). sysmonwait: it sleeps on sysmonnote until woken (every P was idle);
+  // whoever finds it set (under sched.lock) clears it and wakes the note.
+  bool sysmonwait GUARDED_BY(lock) = false;
+  std::atomic<bool> sysmonwait_hint{false};  // sysmonwait, readable without the lock
+  Note sysmonnote;
+  // The network poller (netpoll.cc). lastpoll: when the network was last polled, 0 while an
+  // M is blocked in netpoll; pollUntil: when that M's poll times out (0: never).
+  std::atomic<std::int64_t> lastpoll{0};
+  std::atomic<std::int64_t> pollUntil{0};
   // Counters.
   std::atomic<std::uint64_t> threads_created{0};
+  std::atomic<std::uint64_t> syscall_exit_idle_p{0};
+  std::atomic<std::uint64_t> syscall_exit_slow{0};
+  std::atomic<std::uint64_t> handoffs{0};
+  std::atomic<std::uint64_t> handoffs_block{0};
 };
 
 }  // namespace urgent::rt

@@ -33,6 +33,7 @@ struct Chunk {
   std::uintptr_t base;
   std::size_t len;
   Chunk* next;
+  bool keep = false;  // stack_keep: never unmapped
 };
 
 Mutex mu;
@@ -106,12 +107,19 @@ void stackinit(std::size_t size) {
   nstacks = 0;
 }
 
+void stack_keep(std::uintptr_t addr) {
+  LockGuard lock(mu);
+  for (Chunk* c = chunks.load(); c != nullptr; c = c->next) {
+    if (addr >= c->base && addr < c->base + c->len) c->keep = true;
+  }
+}
+
 void stackfini() {
   LockGuard lock(mu);
   Chunk* c = chunks.exchange(nullptr);
   while (c != nullptr) {
     Chunk* next = c->next;
-    munmap(reinterpret_cast<void*>(c->base), c->len);
+    if (!c->keep) munmap(reinterpret_cast<void*>(c->base), c->len);
     delete c;
     c = next;
   }

@@ -34,8 +34,12 @@ struct StackCache {
 
 // Prepares the allocator for stacks of `size` usable bytes (a multiple of the page size).
 void stackinit(std::size_t size);
-// Unmaps every chunk (the runtime is stopping; no goroutine stack is in use).
+// Unmaps every chunk (the runtime is stopping; no goroutine stack is in use), except the
+// ones stack_keep named: they are leaked for good.
 void stackfini();
+// Keeps the chunk holding addr mapped past stackfini: a thread orphaned in a system call at
+// shutdown still runs on that goroutine stack when its call returns.
+void stack_keep(std::uintptr_t addr);
 // A free stack: from the cache, else from the global list (refilling the cache), else new.
 Stack stackget(StackCache* c);
 // Returns a stack to the cache (to the global list if c is null or full).

@@ -89,7 +89,7 @@ void addtimer(Timer* t) {
     SpinGuard lock(pp->timers.timerslock);
     push(pp, t);
   }
-  wakeTimerSleeper(t->when);
+  wakeNetPoller(t->when);
 }
 
 bool deltimer(Timer* t) {

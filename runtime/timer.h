@@ -46,7 +46,8 @@ std::int64_t checkTimers(P* pp, std::int64_t now);
 std::int64_t nextTimerWhen();
 // Moves a destroyed P's timers to `to` (procresize).
 void moveTimers(P* from, P* to);
-// A timer firing at `when` was added: make sure an M will be awake then (proc.cc).
-void wakeTimerSleeper(std::int64_t when);
+// A timer firing at `when` was added: make sure an M will be awake then (Go's
+// wakeNetPoller, proc.cc).
+void wakeNetPoller(std::int64_t when);
 
 }  // namespace urgent::rt

@@ -15,6 +15,25 @@ struct SchedStats {
   std::uint64_t threads_created = 0;     // Ms started (M0 not counted)
   std::uint64_t stacks = 0;              // goroutine stacks mapped (reused ones not recounted)
   std::uint64_t mutex_starvation = 0;    // times a Mutex waiter switched it to starvation mode
+  // System calls (urgent::blocking): every exitsyscall takes exactly one of three paths.
+  std::uint64_t syscalls = 0;             // blocking() / blocking_handoff() calls entered
+  std::uint64_t syscall_exit_fast = 0;    // got its own P back (the common, cheap case)
+  std::uint64_t syscall_exit_idle_p = 0;  // its P was taken: got an idle one at once
+  std::uint64_t syscall_exit_slow = 0;    // no P: queued globally, its thread parked
+  std::uint64_t handoffs = 0;             // Ps handed off from a syscall: sysmon's retake
+  std::uint64_t handoffs_block = 0;       // ... and blocking_handoff's, at entry
+  // sysmon (Go's system monitor thread).
+  std::uint64_t sysmon_ticks = 0;        // wakeups of its loop
+  std::uint64_t sysmon_idle_sleeps = 0;  // times it slept until woken (every P idle)
+  std::int64_t sysmon_delay_us = 0;      // its current sleep between ticks: 20 µs, doubling
+                                         // after 50 idle ticks up to 10 ms
+  // Network poller.
+  std::uint64_t netpoll_polls = 0;     // epoll_wait calls (non-blocking and blocking)
+  std::uint64_t netpoll_blocking = 0;  // ... of which blocked an idle M
+  std::uint64_t netpoll_ready = 0;     // goroutines made runnable by I/O readiness
+  std::uint64_t netpoll_sysmon = 0;    // polls sysmon made (nobody polled for 10 ms)
+  int netpoll_waiters = 0;             // goroutines parked on I/O right now
+  int threads = 0;                     // Ms alive now (M0 included)
   int gomaxprocs = 0;
   int idle_procs = 0;
   int spinning_threads = 0;

@@ -1,0 +1,237 @@
+// runtime/sysmon.cc: the system monitor (Go's sysmon and retake, proc.go).
+//
+// Design and invariants:
+// - sysmon is a plain thread with no M and no P: it never runs goroutines, takes only
+//   sched.lock and the poller, and is not counted by checkdead.
+// - It ticks every 20 µs; after 50 consecutive ticks that did nothing (no retake) it doubles
+//   its sleep every tick, up to 10 ms; any retake brings it back to 20 µs (Go's delay rule).
+// - When every P is idle (or the world is stopping) it sleeps on sched.sysmonnote until the
+//   next timer, or until woken: entersyscall, an exitsyscall that takes an idle P and
+//   startTheWorld wake it (sysmonwake), as in Go, because a P in a syscall must be watched.
+// - retake (Go's exact rule): a P seen in kPsyscall with the same syscalltick on two
+//   consecutive ticks is handed off, unless its run queue is empty, some M spins or some P
+//   is idle, and the syscall started less than 10 ms ago. The P is taken with a CAS from
+//   kPsyscall, so it races safely with the M returning from the call (exitsyscallfast).
+// - The preemption half of retake (a G running longer than a time slice) only records
+//   schedticks and sets the cooperative flag for now; SIGURG comes with preemption.
+// - If nobody polled the network for 10 ms, sysmon polls it and injects what is ready.
+#include "sysmon.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "lock.h"
+#include "netpoll.h"
+#include "panic.h"
+#include "proc.h"
+#include "runq.h"
+#include "timer.h"
+
+namespace urgent::rt {
+namespace {
+
+constexpr std::int64_t kMinDelayUs = 20;                  // Go: usleep(20) when busy
+constexpr std::int64_t kMaxDelayUs = 10'000;              // Go: 10 ms at most
+constexpr int kIdleTicksBeforeBackoff = 50;               // Go: idle > 50
+constexpr std::int64_t kForcePreemptNs = 10'000'000;      // Go's forcePreemptNS (time slice)
+constexpr std::int64_t kSyscallGraceNs = 10'000'000;      // retake an idle-work syscall P after
+constexpr std::int64_t kNetpollPeriodNs = 10'000'000;     // sysmon polls if nobody did for this
+constexpr std::int64_t kIdleSleepMaxNs = 60'000'000'000;  // Go: forcegcperiod / 2
+
+pthread_t thread;
+bool started = false;
+std::atomic<std::uint32_t> stop{0};  // futex word: 1 = leave
+
+std::atomic<std::uint64_t> ticks{0};
+std::atomic<std::uint64_t> idle_sleeps{0};
+std::atomic<std::int64_t> delay_us{0};
+
+// Marks the goroutine running on pp for preemption at its next scheduling point (Go's
+// preemptone, cooperative half; the signal comes with the preemption issue).
+void preemptone(P* pp) {
+  M* mp = pp->m;
+  if (mp == nullptr) return;
+  if (G* gp = mp->curg) __atomic_store_n(&gp->preempt, true, __ATOMIC_RELAXED);
+}
+
+// Retakes Ps blocked in system calls and marks long-running goroutines (Go's retake).
+// Returns how many Ps it took.
+int retake(std::int64_t now) {
+  int n = 0;
+  std::int32_t procs = gomaxprocs_now.load();
+  for (std::int32_t i = 0; i < procs; i++) {
+    P* pp = allp[i];
+    if (pp == nullptr) continue;
+    P::SysmonTick& pd = pp->sysmontick;
+    std::uint32_t s = pp->status.load(std::memory_order_acquire);
+    bool sysretake = false;
+    if (s == kPrunning || s == kPsyscall) {
+      // Preempt G if it's running for too long.
+      std::uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+      if (pd.schedtick != t) {
+        pd.schedtick = t;
+        pd.schedwhen = now;
+      } else if (pd.schedwhen + kForcePreemptNs <= now) {
+        if (s == kPrunning) preemptone(pp);
+        // In a syscall, preemptone can't work: there is no M wired to the P.
+        sysretake = true;
+      }
+    }
+    if (s != kPsyscall) continue;
+    // Retake P from syscall if it's there for more than 1 sysmon tick (at least 20 µs).
+    std::uint32_t t = __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED);
+    if (!sysretake && pd.syscalltick != t) {
+      pd.syscalltick = t;
+      pd.syscallwhen = now;
+      continue;
+    }
+    // On the one hand we don't want to retake Ps if there is no other work to do, but on
+    // the other hand we want to retake them eventually because they can prevent sysmon
+    // from deep sleep.
+    if (runqempty(pp) && sched.nmspinning.load() + sched.npidle.load() > 0 &&
+        pd.syscallwhen + kSyscallGraceNs > now) {
+      continue;
+    }
+    std::uint32_t expected = kPsyscall;
+    if (pp->status.compare_exchange_strong(expected, kPidle)) {
+      n++;
+      pp->syscalltick++;  // the M returning from the call now finds its P gone
+      sched.handoffs.fetch_add(1, std::memory_order_relaxed);
+      handoffp(pp);
+    }
+  }
+  return n;
+}
+
+// Sleeps us microseconds, or until sysmon_stop.
+void nap(std::int64_t us) {
+  std::int64_t deadline = nanotime() + us * 1000;
+  for (;;) {
+    std::int64_t left = deadline - nanotime();
+    if (left <= 0 || stop.load()) return;
+    futex_sleep(&stop, 0, left);
+  }
+}
+
+// Every P is idle (or the world is stopping): sleep until the next timer or a sysmonwake.
+// Returns true if something woke it (a syscall started: time to watch closely again).
+bool sleepWhileIdle(std::int64_t now) {
+  SpinGuard lock(sched.lock);
+  bool idle = sched.gcwaiting.load() || sched.npidle.load() == gomaxprocs_now.load();
+  if (!idle || stop.load()) return false;
+  std::int64_t next = nextTimerWhen();
+  std::int64_t sleep = kIdleSleepMaxNs;
+  if (next != 0) {
+    if (next <= now) return false;
+    sleep = std::min(sleep, next - now);
+  }
+  sched.sysmonwait = true;
+  sched.sysmonwait_hint.store(true, std::memory_order_relaxed);
+  sched.lock.unlock();
+  idle_sleeps.fetch_add(1, std::memory_order_relaxed);
+  bool woken = sched.sysmonnote.sleep_for(sleep);
+  sched.lock.lock();
+  if (sched.sysmonwait) {  // timed out: nobody cleared it
+    sched.sysmonwait = false;
+    sched.sysmonwait_hint.store(false, std::memory_order_relaxed);
+  }
+  sched.sysmonnote.clear();
+  return woken;
+}
+
+void* sysmon(void*) {
+  // Like the Ms: wake when due, not 50 µs later (the kernel's default timer slack).
+  prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
+  std::int64_t delay = 0;
+  int idle = 0;  // how many cycles in succession we had not woken somebody up
+  while (!stop.load()) {
+    if (idle == 0) {  // start with 20 µs sleep...
+      delay = kMinDelayUs;
+    } else if (idle > kIdleTicksBeforeBackoff) {  // start doubling the sleep after 1 ms...
+      delay *= 2;
+    }
+    if (delay > kMaxDelayUs) delay = kMaxDelayUs;  // up to 10 ms
+    delay_us.store(delay, std::memory_order_relaxed);
+    nap(delay);
+    if (stop.load()) break;
+    ticks.fetch_add(1, std::memory_order_relaxed);
+    std::int64_t now = nanotime();
+    if (sleepWhileIdle(now)) {
+      idle = 0;
+      delay = kMinDelayUs;
+      delay_us.store(delay, std::memory_order_relaxed);
+    }
+    if (stop.load()) break;
+    now = nanotime();
+    // Poll the network if not polled for more than 10 ms.
+    std::int64_t lastpoll = sched.lastpoll.load();
+    if (lastpoll != 0 && lastpoll + kNetpollPeriodNs < now) {
+      sched.lastpoll.compare_exchange_strong(lastpoll, now);
+      GList list = netpoll(0);  // non-blocking: returns a list of goroutines
+      netpoll_count_sysmon();
+      injectglist(&list);
+    }
+    // Retake Ps blocked in syscalls and preempt long running Gs.
+    if (retake(now) != 0) {
+      idle = 0;
+    } else {
+      idle++;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void sysmon_start() {
+  stop.store(0);
+  ticks.store(0);
+  idle_sleeps.store(0);
+  delay_us.store(kMinDelayUs);
+  // Like every runtime thread: all signals blocked (sysmon handles none).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&thread, nullptr, sysmon, nullptr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (err != 0) fatal("runtime: cannot start sysmon: pthread_create: %s", strerror(err));
+  started = true;
+}
+
+// Wakes sysmon from sleepWhileIdle (caller holds sched.lock).
+void wakeSleeping() REQUIRES(sched.lock) {
+  if (sched.sysmonwait) {
+    sched.sysmonwait = false;
+    sched.sysmonwait_hint.store(false, std::memory_order_relaxed);
+    sched.sysmonnote.wakeup();
+  }
+}
+
+void sysmon_stop() {
+  if (!started) return;
+  {
+    // Under sched.lock: sysmon checks `stop` under it before it sleeps in sleepWhileIdle.
+    SpinGuard lock(sched.lock);
+    stop.store(1);
+    wakeSleeping();
+  }
+  futex_wake(&stop, 1);
+  pthread_join(thread, nullptr);
+  started = false;
+}
+
+void sysmonwake() {
+  if (!sched.sysmonwait_hint.load(std::memory_order_relaxed)) return;
+  SpinGuard lock(sched.lock);
+  wakeSleeping();
+}
+
+SysmonStats sysmon_stats() {
+  return {ticks.load(), idle_sleeps.load(), delay_us.load()};
+}
+
+}  // namespace urgent::rt

@@ -1,0 +1,23 @@
+// runtime/sysmon.h: the system monitor thread (Go's sysmon, proc.go).
+#pragma once
+
+#include <cstdint>
+
+namespace urgent::rt {
+
+// Starts sysmon (urgent::run start) / stops and joins it (urgent::run end).
+void sysmon_start();
+void sysmon_stop();
+
+// Wakes sysmon if it sleeps because every P was idle (Go's sysmonwait/sysmonnote). Cheap
+// when it does not: one relaxed load.
+void sysmonwake();
+
+struct SysmonStats {
+  std::uint64_t ticks;
+  std::uint64_t idle_sleeps;
+  std::int64_t delay_us;
+};
+SysmonStats sysmon_stats();
+
+}  // namespace urgent::rt
