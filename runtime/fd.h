@@ -1,0 +1,61 @@
+// runtime/fd.h: a file descriptor served by the network poller (Go's internal/poll.FD),
+// shared by urgent::File and urgent::net.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "urgent/file.h"
+#include "urgent/mutex.h"
+
+namespace urgent::rt {
+struct PollDesc;
+}
+
+namespace urgent::detail {
+
+// Throws std::system_error(err) whose what() is exactly `op: message` (Go's error text:
+// "read: i/o timeout", "dial tcp 127.0.0.1:1: connect: connection refused").
+[[noreturn]] void throw_op_error(int err, const std::string& op);
+
+struct PollFD {
+  // Takes ownership of sysfd: sets O_NONBLOCK and registers it with the poller (an fd epoll
+  // cannot watch, a regular file, stays blocking and is served by urgent::blocking calls).
+  // `closed_msg` is what operations after close() say: "use of closed file" or "use of
+  // closed network connection".
+  PollFD(int sysfd, const char* closed_msg);
+  ~PollFD();
+  PollFD(const PollFD&) = delete;
+  PollFD& operator=(const PollFD&) = delete;
+
+  std::size_t read(void* buf, std::size_t n);
+  std::size_t write(const void* buf, std::size_t n);
+  void close();
+  void set_deadline(std::int64_t when, bool read, bool write);
+  // Parks until the fd is ready for writing (a non-blocking connect finishing).
+  void wait_write(const char* op);
+  // accept4 on a listening socket, parking while none is pending; returns the new fd.
+  int accept(sockaddr* addr, socklen_t* len);
+
+  const int sysfd;
+  const char* const closed_msg;
+
+ private:
+  class Op;  // holds a reference for the length of one operation
+  void decref();
+  void destroy();
+  void check(int pollerr, const char* op);
+
+  rt::PollDesc* pd_ = nullptr;  // null: not pollable
+  bool socket_ = false;         // send(MSG_NOSIGNAL) instead of write
+  // Bit 0: closed; the rest: operations in progress << 1. The fd is closed and
+  // unregistered when it is closed and no operation is in progress (Go's fdMutex).
+  std::atomic<std::uint64_t> state_{0};
+  urgent::Mutex rmu_, wmu_, dmu_;  // one reader, one writer, one deadline setter at a time
+};
+
+}  // namespace urgent::detail
