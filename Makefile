@@ -54,7 +54,8 @@ TESTS := $(BUILD)/bin/urgent-tests
 
 DEMO_SRCS := $(wildcard bench/demos/*.cc)
 DEMOS := $(DEMO_SRCS:bench/demos/%.cc=$(BUILD)/bin/%)
-TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(DEMOS)
+ECHO_CLIENT := $(BUILD)/bin/urgent-echo-client
+TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS)
 GO_BENCH := $(BUILD)/bin/urgent-bench-go
 GO_DEMOS := $(BUILD)/bin/demo1-go
 
@@ -95,6 +96,13 @@ $(BUILD)/bin/urgent-micro: $(BUILD)/obj/bench/micro.o $(LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark $(SPDLOG_LIBS)
 
+# The echo benchmark's client, shared by urgent-bench and urgent-bench-go: plain Linux, no
+# liburgent.
+$(ECHO_CLIENT): bench/echo-client.cc | deps
+	$(call say,CXX,$@)
+	$(Q)mkdir -p $(@D) $(BUILD)/obj/bench
+	$(Q)$(CXX) $(CXXFLAGS) -MMD -MP -MF $(BUILD)/obj/bench/echo-client.d -MT $@ $< -o $@
+
 $(BUILD)/bin/%: $(BUILD)/obj/bench/demos/%.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
@@ -117,8 +125,8 @@ test: all
 
 bench: all
 	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5 --target pingpong=0.5 \
-	  --target chanbuf=0.8 --target mutex=1.0 spawn yield pingpong chanbuf mutex select \
-	  sleep50 sleep99
+	  --target chanbuf=0.8 --target mutex=1.0 --target handoff50=1.0 --floor echo=1.0 \
+	  spawn yield pingpong chanbuf mutex select sleep50 sleep99 handoff50 handoffmax echo
 	$(Q)$(BUILD)/bin/urgent-micro --benchmark_min_time=0.2
 
 lab: all

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # compare.sh - run urgent's benchmark tool and its Go twin side by side.
 #
-# usage: scripts/compare.sh [-r RUNS] [--target WORKLOAD=RATIO ...] [--strict]
-#                           [workload ...]
+# usage: scripts/compare.sh [-r RUNS] [--target WORKLOAD=RATIO ...]
+#                           [--floor WORKLOAD=RATIO ...] [--strict] [workload ...]
 #
 #   -r RUNS            runs per workload and per runtime (default 5)
-#   --target W=X       ceiling for the urgent/Go ratio of workload W; the
-#                      table marks it "ok" (ratio <= X) or "MISSED".
+#   --target W=X       ceiling for the urgent/Go ratio of workload W, for
+#                      workloads where lower is better (times); the table
+#                      marks it "ok" (ratio <= X) or "MISSED".
 #                      Repeatable, e.g. --target spawn=0.25 --target yield=0.5
-#   --strict           exit 1 if any target is missed (default: exit 0)
+#   --floor W=X        floor for the urgent/Go ratio of workload W, for
+#                      workloads where higher is better (rates, e.g. echo's
+#                      req/s); the table marks it "ok" (ratio >= X) or
+#                      "MISSED". Repeatable, e.g. --floor echo=1.0
+#   --strict           exit 1 if any target or floor is missed (default: exit 0)
 #   workload ...       workloads to run (default: spawn yield)
 #
 # Environment:
@@ -20,7 +25,10 @@
 # (see bench/urgent-bench.cc and bench/go/main.go). Runs alternate urgent,
 # Go, urgent, Go, ... so that machine drift affects both sides alike. The
 # table reports the median of each side and the ratio urgent/Go (lower is
-# better for urgent).
+# better for urgent for times; higher is better for rates such as req/s).
+#
+# Only workloads printing "<workload> <value> <unit>" can be compared: not
+# `handoff`, whose line is for humans (use handoff50 and handoffmax here).
 set -euo pipefail
 
 # Work from the repository root (the parent of this script's directory) so
@@ -43,6 +51,7 @@ runs=5
 strict=0
 workloads=()
 declare -A target=() # workload -> ratio ceiling
+declare -A floor=()  # workload -> ratio floor
 
 while (($# > 0)); do
 	case "$1" in
@@ -67,6 +76,19 @@ while (($# > 0)); do
 		[[ "$spec" =~ ^([A-Za-z0-9_-]+)=([0-9]+(\.[0-9]*)?|\.[0-9]+)$ ]] ||
 			die "bad --target '$spec': want WORKLOAD=RATIO, e.g. spawn=0.25"
 		target["${BASH_REMATCH[1]}"]="${BASH_REMATCH[2]}"
+		;;
+	--floor | --floor=*)
+		if [[ "$1" == --floor ]]; then
+			(($# >= 2)) || die "--floor needs WORKLOAD=RATIO"
+			spec="$2"
+			shift 2
+		else
+			spec="${1#--floor=}"
+			shift
+		fi
+		[[ "$spec" =~ ^([A-Za-z0-9_-]+)=([0-9]+(\.[0-9]*)?|\.[0-9]+)$ ]] ||
+			die "bad --floor '$spec': want WORKLOAD=RATIO, e.g. echo=1.0"
+		floor["${BASH_REMATCH[1]}"]="${BASH_REMATCH[2]}"
 		;;
 	--strict)
 		strict=1
@@ -101,6 +123,11 @@ for w in "${!target[@]}"; do
 	found=0
 	for x in "${workloads[@]}"; do [[ "$x" == "$w" ]] && found=1; done
 	((found)) || echo "compare.sh: warning: --target $w given but $w is not run" >&2
+done
+for w in "${!floor[@]}"; do
+	found=0
+	for x in "${workloads[@]}"; do [[ "$x" == "$w" ]] && found=1; done
+	((found)) || echo "compare.sh: warning: --floor $w given but $w is not run" >&2
 done
 
 urgent_bin="${URGENT_BENCH:-build/bin/urgent-bench}"
@@ -181,6 +208,17 @@ for w in "${workloads[@]}"; do
 			verdict="MISSED (> ${target[$w]})"
 			missed=1
 		fi
+	fi
+	# Floor check (higher is better): the ratio must reach the floor.
+	if [[ -n "${floor[$w]:-}" ]]; then
+		if [[ "$ratio" == inf ]] ||
+			awk -v r="$ratio" -v f="${floor[$w]}" 'BEGIN { exit !(r >= f) }'; then
+			fverdict="ok (>= ${floor[$w]})"
+		else
+			fverdict="MISSED (< ${floor[$w]})"
+			missed=1
+		fi
+		if [[ "$verdict" == - ]]; then verdict="$fverdict"; else verdict="$verdict, $fverdict"; fi
 	fi
 	rows+=("$w|$u_unit|$u_med|$g_med|$ratio|$runs|$verdict")
 done

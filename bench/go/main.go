@@ -27,6 +27,36 @@
 //
 //	pingpong, chanbuf, mutex, select: see the functions of those names below.
 //
+//	sleep50, sleep99  (default n = 1000, units us-late-p50, us-late-p99)
+//	       Lateness of time.Sleep(1ms) on an idle runtime, in µs: the median
+//	       and the 99th percentile of n sleeps.
+//
+//	handoff50, handoffmax  (default n = 200, units us-handoff-p50,
+//	       us-handoff-max)
+//	       Latency of handing the P off from a goroutine blocked in a system
+//	       call, in µs: the median and the maximum of n samples. With
+//	       GOMAXPROCS(1) (restored afterwards), n times: main starts goroutine
+//	       A; A starts goroutine B, takes t0 and blocks in syscall.Read on a
+//	       blocking pipe (syscall.Pipe2, not os.Pipe, which would go through
+//	       the netpoller); B takes t1 when it starts. main sleeps 20 ms, writes
+//	       one byte to the pipe and waits for A and B. A sample is t1 - t0: how
+//	       long B waited for the P that A's system call was holding.
+//
+//	handoff  (default n = 200)
+//	       The same samples, printed for humans as one line
+//	       "handoff p50 <µs> us max <µs> us" (not the <workload> <value>
+//	       <unit> format: not for scripts/compare.sh).
+//
+//	echo  (default n = 2000, unit req/s)
+//	       A TCP echo server on 127.0.0.1 (port 0): net.Listen, Accept, one
+//	       goroutine per connection that reads and writes back what it read.
+//	       The client is the separate program urgent-echo-client
+//	       (bench/echo-client.cc; $URGENT_ECHO_CLIENT, else the one next to
+//	       this executable), the same one urgent-bench echo runs: 100
+//	       connections, each with one 64-byte message in flight, for n ms.
+//	       value = the round trips per second it reports (higher is better).
+//	       The warm-up is a 200 ms run (not n/10).
+//
 // To add a workload, write a func(n int) time.Duration that returns the
 // wall time of the measured part and register it in the workloads map
 // with its default n, its unit and how many operations each unit of n
@@ -34,13 +64,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -75,15 +110,43 @@ var workloads = map[string]workload{
 	"select":   {defaultN: 1000000, unit: "ns/op", run: selectPingPong, opsPerN: 1},
 }
 
-// sleep50/sleep99 report a percentile of time.Sleep(1ms)'s lateness in µs, not a duration
-// per operation: see percentileWorkloads.
+// sleep50/sleep99 and handoff50/handoffmax report a percentile of n samples (in µs), not a
+// duration per operation: the warm-up takes n/10 samples, the measured run n.
 var percentileWorkloads = map[string]struct {
 	defaultN int
 	unit     string
-	pct      int
+	pct      int // 50: the median, 100: the maximum (see percentile)
+	samples  func(n int) []float64
 }{
-	"sleep50": {1000, "us-late-p50", 50},
-	"sleep99": {1000, "us-late-p99", 99},
+	"sleep50":    {1000, "us-late-p50", 50, sleepLateness},
+	"sleep99":    {1000, "us-late-p99", 99, sleepLateness},
+	"handoff50":  {200, "us-handoff-p50", 50, handoffLatency},
+	"handoffmax": {200, "us-handoff-max", 100, handoffLatency},
+}
+
+// handoff prints handoffLatency's median and maximum on one line for humans (see the
+// package comment); it is not one of the <workload> <value> <unit> workloads.
+const handoffDefaultN = 200
+
+// rateWorkloads report a rate measured by run(n) (higher is better), after one warm-up run
+// with warmupN.
+var rateWorkloads = map[string]struct {
+	defaultN int
+	warmupN  int
+	unit     string
+	run      func(n int) float64
+}{
+	"echo": {2000, 200, "req/s", echo},
+}
+
+// percentile returns the value at index len*pct/100 of sorted (clamped to the last one):
+// pct 50 is the median index len/2, as urgent-bench takes it; pct 100 is the maximum.
+func percentile(sorted []float64, pct int) float64 {
+	idx := len(sorted) * pct / 100
+	if idx >= len(sorted) {
+		idx = len(sorted) - 1
+	}
+	return sorted[idx]
 }
 
 func sleepLateness(n int) []float64 {
@@ -95,6 +158,119 @@ func sleepLateness(n int) []float64 {
 	}
 	sort.Float64s(late)
 	return late
+}
+
+// handoffLatency returns n samples (sorted, in µs) of the time a goroutine waits for the P
+// that a goroutine blocked in a system call holds: see the package comment.
+func handoffLatency(n int) []float64 {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	lat := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		var fds [2]int
+		if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+			panic(fmt.Sprintf("handoff: pipe2: %v", err))
+		}
+		var t0, t1 time.Time
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { // A
+			go func() { // B
+				t1 = time.Now()
+				wg.Done()
+			}()
+			t0 = time.Now()
+			var b [1]byte
+			if k, err := syscall.Read(fds[0], b[:]); k != 1 || err != nil {
+				panic(fmt.Sprintf("handoff: read from the pipe: %d, %v", k, err))
+			}
+			wg.Done()
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if k, err := syscall.Write(fds[1], []byte{'x'}); k != 1 || err != nil {
+			panic(fmt.Sprintf("handoff: write to the pipe: %d, %v", k, err))
+		}
+		wg.Wait()
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		lat = append(lat, float64(t1.Sub(t0).Nanoseconds())/1e3)
+	}
+	sort.Float64s(lat)
+	return lat
+}
+
+// echo runs a TCP echo server for the client program urgent-echo-client, which keeps one
+// 64-byte message in flight on each of 100 connections for ms milliseconds, and returns the
+// round trips per second the client reports.
+func echo(ms int) float64 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatalf("echo: %v", err)
+	}
+	var conns sync.WaitGroup
+	var acceptErr error
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					acceptErr = err
+				}
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					k, err := c.Read(buf)
+					if k > 0 {
+						if _, werr := c.Write(buf[:k]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return // EOF: the client is done (or reset it)
+					}
+				}
+			}()
+		}
+	}()
+
+	client := os.Getenv("URGENT_ECHO_CLIENT")
+	if client == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			fatalf("echo: cannot find the client next to this executable: %v", err)
+		}
+		client = filepath.Join(filepath.Dir(exe), "urgent-echo-client")
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	cmd := exec.Command(client, strconv.Itoa(port), "100", "64", strconv.Itoa(ms))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	ln.Close()
+	<-accepted
+	conns.Wait() // the client has exited: every connection saw EOF
+	if err != nil {
+		fatalf("echo: %s: %v", cmd, err)
+	}
+	if acceptErr != nil {
+		fatalf("echo: accept: %v", acceptErr)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		fatalf("echo: %s printed %q, want a number", cmd, out)
+	}
+	return v
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "urgent-bench-go: "+format+"\n", args...)
+	os.Exit(1)
 }
 
 // pingpong: main and a goroutine bounce a value over two unbuffered channels.
@@ -217,6 +393,10 @@ func names() string {
 	for name := range percentileWorkloads {
 		s = append(s, name)
 	}
+	for name := range rateWorkloads {
+		s = append(s, name)
+	}
+	s = append(s, "handoff")
 	sort.Strings(s)
 	return strings.Join(s, " ")
 }
@@ -235,13 +415,20 @@ func main() {
 	}
 	name := args[0]
 	pw, isPercentile := percentileWorkloads[name]
+	rw, isRate := rateWorkloads[name]
+	isHandoff := name == "handoff"
 	w, ok := workloads[name]
-	if !ok && !isPercentile {
+	if !ok && !isPercentile && !isRate && !isHandoff {
 		usage(fmt.Sprintf("unknown workload %q", name))
 	}
 	n := w.defaultN
-	if isPercentile {
+	switch {
+	case isPercentile:
 		n = pw.defaultN
+	case isRate:
+		n = rw.defaultN
+	case isHandoff:
+		n = handoffDefaultN
 	}
 	if len(args) == 2 {
 		v, err := strconv.Atoi(args[1])
@@ -250,17 +437,19 @@ func main() {
 		}
 		n = v
 	}
-	if isPercentile {
-		sleepLateness(n / 10) // warm-up
-		late := sleepLateness(n)
-		idx := len(late) / 2 // the median index, as urgent-bench takes it
-		if pw.pct != 50 {
-			idx = len(late) * pw.pct / 100
-			if idx >= len(late) {
-				idx = len(late) - 1
-			}
-		}
-		fmt.Printf("%s %.1f %s\n", name, late[idx], pw.unit)
+	switch {
+	case isHandoff:
+		handoffLatency(n / 10) // warm-up
+		lat := handoffLatency(n)
+		fmt.Printf("handoff p50 %.1f us max %.1f us\n", percentile(lat, 50), percentile(lat, 100))
+		return
+	case isPercentile:
+		pw.samples(n / 10) // warm-up
+		fmt.Printf("%s %.1f %s\n", name, percentile(pw.samples(n), pw.pct), pw.unit)
+		return
+	case isRate:
+		rw.run(rw.warmupN) // warm-up
+		fmt.Printf("%s %.1f %s\n", name, rw.run(n), rw.unit)
 		return
 	}
 

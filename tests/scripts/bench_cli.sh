@@ -12,7 +12,27 @@ for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
     [[ "$line" =~ ^$w\ -?[0-9]+\.[0-9]\ (ns/(goroutine|switch|roundtrip|item|lock|op)|us-late-p(50|99))$ ]] ||
       { echo "bench_cli.sh: $bin $w printed '$line'" >&2; exit 1; }
   done
-  for bad in "nosuch" "spawn 0" "spawn x" "spawn 5 6"; do
+  # handoff: 3 samples of 20 ms each (no warm-up below n = 10); echo: a 200 ms run after its
+  # 200 ms warm-up, against urgent-echo-client from the same directory.
+  for w in handoff50 handoffmax; do
+    line=$("$bin" "$w" 3)
+    [[ "$line" =~ ^$w\ [0-9]+\.[0-9]\ us-handoff-(p50|max)$ ]] ||
+      { echo "bench_cli.sh: $bin $w 3 printed '$line'" >&2; exit 1; }
+  done
+  line=$("$bin" handoff 3)
+  [[ "$line" =~ ^handoff\ p50\ [0-9]+\.[0-9]\ us\ max\ [0-9]+\.[0-9]\ us$ ]] ||
+    { echo "bench_cli.sh: $bin handoff 3 printed '$line'" >&2; exit 1; }
+  line=$("$bin" echo 200)
+  [[ "$line" =~ ^echo\ [0-9]+\.[0-9]\ req/s$ && ! "$line" =~ ^echo\ 0\.0\  ]] ||
+    { echo "bench_cli.sh: $bin echo 200 printed '$line'" >&2; exit 1; }
+  # A client that fails is an error of the workload: exit status 1 and a message.
+  set +e
+  err=$(URGENT_ECHO_CLIENT=/bin/false "$bin" echo 200 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [[ $rc -eq 1 && "$err" == *false* ]] ||
+    { echo "bench_cli.sh: $bin echo with a failing client: rc=$rc err='$err'" >&2; exit 1; }
+  for bad in "nosuch" "spawn 0" "spawn x" "spawn 5 6" "echo 0" "handoff x"; do
     set +e
     err=$("$bin" $bad 2>&1 >/dev/null)
     rc=$?
@@ -20,7 +40,29 @@ for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
     [[ $rc -eq 2 && -n "$err" ]] || { echo "bench_cli.sh: $bin $bad: rc=$rc err='$err'" >&2; exit 1; }
   done
 done
+# The echo client on its own: bad arguments are exit status 2, a refused connection 1.
+client="$build/bin/urgent-echo-client"
+for bad in "" "1 2 3" "0 1 64 100" "80 x 64 100" "80 1 64 0"; do
+  set +e
+  err=$("$client" $bad 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [[ $rc -eq 2 && "$err" == *usage:* ]] || { echo "bench_cli.sh: $client $bad: rc=$rc err='$err'" >&2; exit 1; }
+done
+set +e
+err=$("$client" 1 1 64 100 2>&1 >/dev/null)  # nothing listens on port 1
+rc=$?
+set -e
+[[ $rc -eq 1 && "$err" == *"connect to 127.0.0.1:1"* ]] ||
+  { echo "bench_cli.sh: $client 1 1 64 100: rc=$rc err='$err'" >&2; exit 1; }
 # The comparison script reads both and prints a ratio per workload.
 out=$(URGENT_BENCH="$build/bin/urgent-bench" GO_BENCH="$build/bin/urgent-bench-go" COMPARE_N=2000 scripts/compare.sh -r 1 spawn yield 2>/dev/null)
 grep -Eq '^spawn .* [0-9]+\.[0-9]{3} ' <<<"$out" || { echo "compare.sh: $out" >&2; exit 1; }
 grep -Eq '^yield .* [0-9]+\.[0-9]{3} ' <<<"$out" || { echo "compare.sh: $out" >&2; exit 1; }
+# --floor (higher is better): a floor of 0 is always met, an absurd one always missed.
+out=$(URGENT_BENCH="$build/bin/urgent-bench" GO_BENCH="$build/bin/urgent-bench-go" COMPARE_N=200 \
+  scripts/compare.sh -r 1 --floor echo=0 echo 2>/dev/null)
+grep -Eq '^echo +req/s .* [0-9]+\.[0-9]{3} +1  ok \(>= 0\)$' <<<"$out" || { echo "compare.sh: $out" >&2; exit 1; }
+out=$(URGENT_BENCH="$build/bin/urgent-bench" GO_BENCH="$build/bin/urgent-bench-go" COMPARE_N=3 \
+  scripts/compare.sh -r 1 --floor handoff50=1000000 handoff50 2>/dev/null)
+grep -Eq '^handoff50 .* MISSED \(< 1000000\)$' <<<"$out" || { echo "compare.sh: $out" >&2; exit 1; }
