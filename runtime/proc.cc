@@ -282,9 +282,11 @@ void newm(P* pp, bool spinning) {
   sched.threads_created.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Called whenever an M goes idle (Go's checkdead): if no M is left running, no goroutine
-// can ever run again (there are no timers, syscalls or network waits yet to wake one), so
-// the program is deadlocked: report it as Go does and exit with status 2.
+// Called whenever an M goes idle (Go's checkdead): if no M is left running and no timer is
+// pending, no goroutine can ever run again, so the program is deadlocked: report it as Go
+// does and exit with status 2. An M in a system call or blocked in netpoll is not idle (it
+// is not on sched.midle), and the last M blocks in netpoll instead of stopping while
+// goroutines wait on the poller, so both count as able to run.
 void checkdead() REQUIRES(sched.lock) {
   if (sched.shutdown.load()) return;
   std::int64_t run = mcount() - sched.nmidle - sched.nmidlelocked;

@@ -46,7 +46,7 @@ enum GStatus : std::uint32_t {
   kGidle = 0,      // just allocated, not yet initialized
   kGrunnable = 1,  // on a run queue (or about to be); not executing; owned by the queue
   kGrunning = 2,   // executing user code on an M with a P; owned by that M
-  kGsyscall = 3,   // in a system call on an M (issue: syscalls); owned by that M
+  kGsyscall = 3,   // in a system call on an M (urgent::blocking); owned by that M
   kGwaiting = 4,   // parked (gopark); owned by whoever will ready it
   kGdead = 6,      // exited or not yet started; on a free list, owned by its P or sched
 };
