@@ -116,10 +116,12 @@ void semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
     if (s != nullptr) root->nwait.fetch_sub(1);
   }
   if (s == nullptr) return;
-  if (handoff && cansemacquire(addr)) s->ticket = 1;
+  bool handed = handoff && cansemacquire(addr);
+  if (handed) s->ticket = 1;
+  // s lives on the waiter's stack: once it is ready it may return, so s is not read after.
   goready(s->g);
   // Direct handoff: let the waiter run now, on our P, so no third goroutine barges in.
-  if (s->ticket == 1) goyield();
+  if (handed) goyield();
 }
 
 std::uint32_t notifyListAdd(NotifyList* l) {

@@ -36,10 +36,12 @@ TEST_P(TimeProcs, SleepersWakeInDeadlineOrderAndNotEarly) {
         auto t0 = Clock::now();
         sleep_for(std::chrono::milliseconds(ms));
         bool too_early = Clock::now() - t0 < std::chrono::milliseconds(ms);
-        std::lock_guard<Mutex> l(mu);
-        order.push_back(ms);
-        early.push_back(too_early);
-        wg.done();
+        {
+          std::lock_guard<Mutex> l(mu);
+          order.push_back(ms);
+          early.push_back(too_early);
+        }
+        wg.done();  // after the unlock: once wg.wait() returns, mu is gone
       });
     }
     wg.wait();
