@@ -252,14 +252,20 @@ void checkmcount() REQUIRES(sched.lock) {
   }
 }
 
-// Creates a new M (thread) that starts with pp and the given spinning state (Go's newm).
-void newm(P* pp, bool spinning) {
+// Reserves the id of an M about to be created (Go's mReserveID). Counting the M in the same
+// critical section that decided to create it keeps checkdead from seeing zero running Ms
+// in between (an M returning from a syscall whose P was just handed to the new M).
+std::int64_t mReserveID() REQUIRES(sched.lock) {
+  std::int64_t id = sched.mnext++;
+  checkmcount();
+  return id;
+}
+
+// Creates a new M (thread) with a reserved id that starts with pp and the given spinning
+// state (Go's newm).
+void newm(P* pp, bool spinning, std::int64_t id) {
   M* mp = new M;
-  {
-    SpinGuard lock(sched.lock);
-    mp->id = sched.mnext++;
-    checkmcount();
-  }
+  mp->id = id;
   mp->nextp = pp;
   mp->spinning = spinning;
   mp->fastrand = static_cast<std::uint64_t>(mp->id) * 0x9E3779B97F4A7C15ull + 1;
@@ -334,9 +340,16 @@ void stopm(M* mp) {
 
 }  // namespace
 
+void incidlelocked(std::int32_t v) {
+  SpinGuard lock(sched.lock);
+  sched.nmidlelocked += v;
+  if (v > 0) checkdead();
+}
+
 // Schedules some M to run pp (or an idle P if pp is null): Go's startm.
 void startm(P* pp, bool spinning) {
   M* nmp;
+  std::int64_t id = -1;
   {
     SpinGuard lock(sched.lock);
     if (pp == nullptr) {
@@ -353,13 +366,15 @@ void startm(P* pp, bool spinning) {
       if (nmp->nextp != nullptr) fatal("startm: m has p");
       nmp->spinning = spinning;
       nmp->nextp = pp;
+    } else {
+      id = mReserveID();
     }
   }
   if (nmp != nullptr) {
     nmp->park.wakeup();  // outside sched.lock: a futex wake is a system call
     return;
   }
-  newm(pp, spinning);
+  newm(pp, spinning, id);
 }
 
 // Hands off pp from an M that is about to block (Go's handoffp).
@@ -1070,7 +1085,12 @@ void startTheWorld(M* mp) {
       nmp->nextp = pp;
       nmp->park.wakeup();
     } else {
-      newm(pp, false);
+      std::int64_t id;
+      {
+        SpinGuard lock(sched.lock);
+        id = mReserveID();
+      }
+      newm(pp, false, id);
     }
   }
   sysmonwake();

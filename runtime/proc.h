@@ -70,6 +70,9 @@ void startm(P* pp, bool spinning);
 // Hands off pp, which no M holds (kPidle), from an M that blocks or from sysmon's retake:
 // an M runs it if it has work, else it goes idle (Go's handoffp).
 void handoffp(P* pp);
+// Adds v to the count of idle Ms locked to a goroutine (Go's incidlelocked); sysmon uses -1
+// and +1 around a retake to count itself as a running M meanwhile. Runs checkdead when v > 0.
+void incidlelocked(std::int32_t v);
 
 // Makes every goroutine on list runnable (they are kGwaiting: the poller's harvest) and
 // queues them: without a P all globally, with one, one per idle P globally (starting Ms

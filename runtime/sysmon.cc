@@ -96,6 +96,10 @@ int retake(std::int64_t now) {
         pd.syscallwhen + kSyscallGraceNs > now) {
       continue;
     }
+    // Pretend one more M is running until handoffp has found pp an M: otherwise the M
+    // returning from the call could find no P, go idle and make checkdead see no running M
+    // while pp, taken from it, has none yet (Go does the same with incidlelocked).
+    incidlelocked(-1);
     std::uint32_t expected = kPsyscall;
     if (pp->status.compare_exchange_strong(expected, kPidle)) {
       n++;
@@ -103,6 +107,7 @@ int retake(std::int64_t now) {
       sched.handoffs.fetch_add(1, std::memory_order_relaxed);
       handoffp(pp);
     }
+    incidlelocked(1);
   }
   return n;
 }
