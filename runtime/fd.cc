@@ -4,7 +4,8 @@
 // Invariants:
 // - Every operation holds a reference (Op) from its start to its end, so the fd number
 //   cannot be closed and reused under it; close() marks the PollFD closed, wakes the parked
-//   (poll_unblock) and the last reference closes the fd.
+//   (poll_unblock), and the last reference closes the fd; close() of a pollable fd returns
+//   only then (csema_), as Go's does.
 // - One reader and one writer at a time (rmu_, wmu_: goroutine mutexes, they park), as Go's
 //   fdMutex: two goroutines never wait on the same direction of a PollDesc, and write()
 //   writes all its bytes before another write starts.
@@ -25,6 +26,7 @@
 
 #include "lock.h"
 #include "netpoll.h"
+#include "sema.h"
 #include "urgent/blocking.h"
 
 namespace urgent::detail {
@@ -77,25 +79,20 @@ ssize_t write_nosigpipe(int fd, const void* buf, std::size_t n) {
 
 }  // namespace
 
-void throw_op_error(int err, const std::string& op) {
-  throw OpError(err, op + ": " + describe(err));
+void throw_error(int err, std::string msg) {
+  throw OpError(err, std::move(msg));
 }
 
-class PollFD::Op {
- public:
-  Op(PollFD* fd, const char* name) : fd_(fd) {
-    std::uint64_t s = fd->state_.load();
-    do {
-      if (s & kClosed) throw OpError(EBADF, std::string(name) + ": " + fd->closed_msg);
-    } while (!fd->state_.compare_exchange_weak(s, s + kRef));
-  }
-  ~Op() { fd_->decref(); }
-  Op(const Op&) = delete;
-  Op& operator=(const Op&) = delete;
+void throw_op_error(int err, const std::string& op) {
+  throw_error(err, op + ": " + describe(err));
+}
 
- private:
-  PollFD* fd_;
-};
+PollFD::Op::Op(PollFD* fd, const char* name) : fd_(fd) {
+  std::uint64_t s = fd->state_.load();
+  do {
+    if (s & kClosed) throw_error(EBADF, std::string(name) + ": " + fd->closed_msg);
+  } while (!fd->state_.compare_exchange_weak(s, s + kRef));
+}
 
 PollFD::PollFD(int fd, const char* msg) : sysfd(fd), closed_msg(msg) {
   struct stat st;
@@ -124,17 +121,18 @@ void PollFD::decref() {
 }
 
 void PollFD::destroy() {
+  bool closing = state_.load() & kClosed;
   if (pd_ != nullptr) rt::poll_close(pd_);
-  pd_ = nullptr;
   int saved = errno;
   ::close(sysfd);
   errno = saved;
+  if (closing) rt::semrelease(&csema_, false);  // close() may be waiting
 }
 
 void PollFD::check(int pollerr, const char* op) {
   switch (pollerr) {
     case rt::kPollNoError: return;
-    case rt::kPollErrClosing: throw OpError(EBADF, std::string(op) + ": " + closed_msg);
+    case rt::kPollErrClosing: throw_error(EBADF, std::string(op) + ": " + closed_msg);
     case rt::kPollErrTimeout: throw_op_error(ETIMEDOUT, op);
     default: throw_op_error(EINVAL, op);
   }
@@ -216,18 +214,21 @@ int PollFD::accept(sockaddr* addr, socklen_t* len) {
 }
 
 void PollFD::close() {
+  // Closed, and one more reference for ourselves (Go's increfAndClose): the PollDesc stays
+  // ours while we wake the parked, who fail with closed_msg and drop their references.
   std::uint64_t s = state_.load();
   do {
-    if (s & kClosed) throw OpError(EBADF, std::string("close: ") + closed_msg);
-  } while (!state_.compare_exchange_weak(s, s | kClosed));
-  // Wake the parked: they fail with closed_msg and drop their references.
-  if (pd_ != nullptr) rt::poll_unblock(pd_);
-  if ((s | kClosed) == kClosed) destroy();
+    if (s & kClosed) throw_error(EBADF, std::string("close: ") + closed_msg);
+  } while (!state_.compare_exchange_weak(s, (s | kClosed) + kRef));
+  bool pollable = pd_ != nullptr;
+  if (pollable) rt::poll_unblock(pd_);
+  decref();  // the last reference, ours or an operation's, closes the fd
+  if (pollable) rt::semacquire(&csema_, false, rt::WaitReason::kSemacquire);
 }
 
 void PollFD::set_deadline(std::int64_t when, bool read, bool write) {
   Op op(this, "set deadline");
-  if (pd_ == nullptr) throw OpError(ENOTSUP, "set deadline: file type does not support deadline");
+  if (pd_ == nullptr) throw_error(ENOTSUP, "set deadline: file type does not support deadline");
   std::lock_guard lock(dmu_);
   if (read) rt::poll_set_deadline(pd_, when, rt::kModeRead);
   if (write) rt::poll_set_deadline(pd_, when, rt::kModeWrite);
@@ -240,9 +241,7 @@ namespace urgent {
 namespace {
 
 detail::PollFD* need(const std::shared_ptr<detail::PollFD>& fd, const char* op) {
-  if (fd == nullptr)
-    throw std::system_error(EBADF, std::generic_category(),
-                            std::string(op) + ": invalid file (no fd)");
+  if (fd == nullptr) detail::throw_error(EBADF, std::string(op) + ": invalid file (no fd)");
   return fd.get();
 }
 
@@ -257,7 +256,7 @@ std::int64_t nanotime_of(File::Clock::time_point t) {
 }  // namespace
 
 File File::adopt(int fd) {
-  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "adopt: invalid fd");
+  if (fd < 0) detail::throw_error(EBADF, "adopt: invalid fd");
   return File(std::make_shared<detail::PollFD>(fd, "use of closed file"));
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "urgent/file.h"
 #include "urgent/mutex.h"
@@ -18,8 +19,11 @@ struct PollDesc;
 
 namespace urgent::detail {
 
-// Throws std::system_error(err) whose what() is exactly `op: message` (Go's error text:
-// "read: i/o timeout", "dial tcp 127.0.0.1:1: connect: connection refused").
+// Throws std::system_error(err, generic_category) whose what() is exactly msg (no strerror
+// suffix, unlike std::system_error's own constructor).
+[[noreturn]] void throw_error(int err, std::string msg);
+// throw_error(err, "op: <Go's text for err>"): "read: i/o timeout",
+// "dial tcp 127.0.0.1:1: connect: connection refused".
 [[noreturn]] void throw_op_error(int err, const std::string& op);
 
 struct PollFD {
@@ -40,12 +44,30 @@ struct PollFD {
   void wait_write(const char* op);
   // accept4 on a listening socket, parking while none is pending; returns the new fd.
   int accept(sockaddr* addr, socklen_t* len);
+  // f(sysfd) with the fd held open, for calls the poller does not serve (shutdown,
+  // getsockname): after close() it throws closed_msg instead of touching a number that may
+  // belong to another file by now.
+  template <class F>
+  decltype(auto) with_sysfd(const char* op, F&& f) {
+    Op hold(this, op);
+    return std::forward<F>(f)(sysfd);
+  }
 
   const int sysfd;
   const char* const closed_msg;
 
  private:
-  class Op;  // holds a reference for the length of one operation
+  // Holds a reference for the length of one operation; throws closed_msg after close().
+  class Op {
+   public:
+    Op(PollFD* fd, const char* name);
+    ~Op() { fd_->decref(); }
+    Op(const Op&) = delete;
+    Op& operator=(const Op&) = delete;
+
+   private:
+    PollFD* fd_;
+  };
   void decref();
   void destroy();
   void check(int pollerr, const char* op);
@@ -55,6 +77,9 @@ struct PollFD {
   // Bit 0: closed; the rest: operations in progress << 1. The fd is closed and
   // unregistered when it is closed and no operation is in progress (Go's fdMutex).
   std::atomic<std::uint64_t> state_{0};
+  // close() of a pollable fd waits here until the last reference has closed the fd (Go's
+  // csema), so the fd number and a listener's port are free once close() returns.
+  std::atomic<std::uint32_t> csema_{0};
   urgent::Mutex rmu_, wmu_, dmu_;  // one reader, one writer, one deadline setter at a time
 };
 

@@ -36,8 +36,11 @@ struct HostPort {
 };
 
 [[noreturn]] void bad_address(const std::string& op, std::string_view addr, const char* why) {
-  throw std::system_error(EINVAL, std::generic_category(),
-                          op + " tcp " + std::string(addr) + ": " + why);
+  detail::throw_error(EINVAL, op + " tcp " + std::string(addr) + ": " + why);
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
 // Go's net.SplitHostPort: "host:port", "[v6]:port", ":port".
@@ -53,6 +56,11 @@ HostPort split(const std::string& op, std::string_view addr) {
     bad_address(op, addr, "too many colons in address");
   }
   if (port.empty()) bad_address(op, addr, "missing port in address");
+  // A numeric port must fit 16 bits (getaddrinfo would silently truncate 65536 to 0); a
+  // name ("http") is a service, looked up in /etc/services.
+  if (all_digits(port) && (port.size() > 5 || std::stoi(std::string(port)) > 65535)) {
+    bad_address(op, addr, "invalid port");
+  }
   return {std::string(host), std::string(port)};
 }
 
@@ -69,23 +77,33 @@ struct AddrInfo {
   }
 };
 
+// Whether host is a literal IPv6 address, with an optional zone ("fe80::1%eth0").
+bool is_ipv6_literal(const std::string& host) {
+  in6_addr a;
+  return inet_pton(AF_INET6, host.substr(0, host.find('%')).c_str(), &a) == 1;
+}
+
 void resolve(const std::string& op, std::string_view addr, const HostPort& hp, bool passive,
              AddrInfo* out) {
   if (looks_numeric(hp.host)) {
     in_addr a;
     if (inet_pton(AF_INET, hp.host.c_str(), &a) != 1) bad_address(op, addr, "invalid IP address");
   }
+  // In brackets, only an IPv6 address: "[::zz]:80" is an error, not a name to look up.
+  bool bracketed = !addr.empty() && addr.front() == '[';
+  if (bracketed && !is_ipv6_literal(hp.host)) bad_address(op, addr, "invalid IP address");
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  hints.ai_flags = (passive ? AI_PASSIVE : 0) | (all_digits(hp.port) ? AI_NUMERICSERV : 0) |
+                   (bracketed ? AI_NUMERICHOST : 0);
   int r = sys::getaddrinfo(hp.host.empty() ? nullptr : hp.host.c_str(), hp.port.c_str(), &hints,
                            &out->list);
   if (r != 0) {
     int err = r == EAI_SYSTEM ? errno : (r == EAI_NONAME ? ENOENT : EINVAL);
     std::string what = r == EAI_NONAME ? "no such host" : gai_strerror(r);
-    throw std::system_error(err, std::generic_category(),
-                            op + " tcp " + std::string(addr) + ": lookup " + hp.host + ": " + what);
+    detail::throw_error(err,
+                        op + " tcp " + std::string(addr) + ": lookup " + hp.host + ": " + what);
   }
 }
 
@@ -99,18 +117,28 @@ std::string format(const sockaddr_storage& ss) {
     return std::string(ip) + ":" + std::to_string(port);
   }
   auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
   port = ntohs(a->sin6_port);
+  if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+    // An IPv4 peer of a dual-stack socket: Go prints it as IPv4, "127.0.0.1:port".
+    inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
   return "[" + std::string(ip) + "]:" + std::to_string(port);
 }
 
-std::string sockname(int fd, bool peer) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  int r = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-               : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (r != 0) detail::throw_op_error(errno, peer ? "getpeername" : "getsockname");
-  return format(ss);
+// getsockname / getpeername of a socket held open (throws after close()).
+sockaddr_storage sockaddr_of(const File& f, bool peer) {
+  const char* op = peer ? "getpeername" : "getsockname";
+  if (!f) detail::throw_error(EBADF, std::string(op) + ": invalid file (no fd)");
+  return f.poll_fd()->with_sysfd(op, [&](int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int r = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                 : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (r != 0) detail::throw_op_error(errno, op);
+    return ss;
+  });
 }
 
 int new_socket(int family) {
@@ -153,19 +181,22 @@ int listen_on(const sockaddr* addr, socklen_t len, int family, bool dualstack) {
 
 void Conn::shutdown(Shutdown how) {
   int h = how == Shutdown::kRead ? SHUT_RD : how == Shutdown::kWrite ? SHUT_WR : SHUT_RDWR;
-  if (::shutdown(fd(), h) != 0) detail::throw_op_error(errno, "shutdown");
+  if (!*this) detail::throw_error(EBADF, "shutdown: invalid file (no fd)");
+  poll_fd()->with_sysfd("shutdown", [h](int fd) {
+    if (::shutdown(fd, h) != 0) detail::throw_op_error(errno, "shutdown");
+  });
 }
 
 std::string Conn::local_address() const {
-  return sockname(fd(), false);
+  return format(sockaddr_of(*this, false));
 }
 
 std::string Conn::remote_address() const {
-  return sockname(fd(), true);
+  return format(sockaddr_of(*this, true));
 }
 
 Conn Listener::accept() {
-  if (!fd_) throw std::system_error(EBADF, std::generic_category(), "accept: invalid listener");
+  if (!fd_) detail::throw_error(EBADF, "accept: invalid listener");
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   int fd = fd_.poll_fd()->accept(reinterpret_cast<sockaddr*>(&ss), &len);
@@ -178,15 +209,11 @@ void Listener::close() {
 }
 
 std::string Listener::address() const {
-  return sockname(fd_.fd(), false);
+  return format(sockaddr_of(fd_, false));
 }
 
 int Listener::port() const {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getsockname(fd_.fd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    detail::throw_op_error(errno, "getsockname");
-  }
+  sockaddr_storage ss = sockaddr_of(fd_, false);
   return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
                                        : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
@@ -245,23 +272,34 @@ Conn dial(std::string_view address, std::chrono::nanoseconds timeout) {
       err = errno;
       continue;
     }
+    // Connect first, register with the poller after (Go's netFD.connect): a socket that is
+    // not connecting yet reads as writable and hung up, an event nobody must mistake for
+    // the end of the connect.
+    int r = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    err = r == 0 ? 0 : errno;
+    if (r != 0 && err != EINPROGRESS && err != EINTR) {
+      ::close(fd);
+      continue;
+    }
     Conn c(std::make_shared<detail::PollFD>(fd, kClosedConn));
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-      set_nodelay(fd);
-      return c;
-    }
-    err = errno;
-    if (err != EINPROGRESS && err != EINTR) continue;
-    // Connecting: writable when it is done; SO_ERROR says how it went.
     if (deadline != File::Clock::time_point{}) c.set_write_deadline(deadline);
-    try {
-      c.poll_fd()->wait_write("dial");
-    } catch (const std::system_error& e) {
-      if (e.code().value() != ETIMEDOUT) throw;
-      detail::throw_op_error(ETIMEDOUT, op + " tcp " + std::string(address));
+    // Wait until SO_ERROR says how it went and the socket has a peer: a wakeup may be stale
+    // (a reused poll descriptor) or early, so it is a hint, not a verdict.
+    while (err != 0) {
+      try {
+        c.poll_fd()->wait_write("dial");
+      } catch (const std::system_error& e) {
+        if (e.code().value() != ETIMEDOUT) throw;
+        detail::throw_op_error(ETIMEDOUT, op + " tcp " + std::string(address));
+      }
+      socklen_t len = sizeof err;
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == EINPROGRESS || err == EALREADY || err == EINTR) continue;
+      if (err != 0 && err != EISCONN) break;
+      sockaddr_storage peer{};
+      socklen_t plen = sizeof peer;
+      err = getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 ? 0 : EINPROGRESS;
     }
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err == 0) {
       if (deadline != File::Clock::time_point{}) c.set_write_deadline({});
       set_nodelay(fd);

@@ -3,7 +3,7 @@
 // Addresses are Go's: "host:port", "[ipv6]:port", ":port" (every local address); host is a
 // name or a literal IPv4/IPv6 address; port 0 picks a free port. Errors are
 // std::system_error as in urgent/file.h, with the operation and addresses in the message
-// ("dial tcp 127.0.0.1:1: connection refused", ECONNREFUSED). A peer that closes is read()
+// ("dial tcp 127.0.0.1:1: connect: connection refused", ECONNREFUSED). A peer that closes is read()
 // returning 0; a reset peer is ECONNRESET; writing to a closed peer is EPIPE (never SIGPIPE).
 #pragma once
 
