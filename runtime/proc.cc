@@ -1362,6 +1362,10 @@ void exitsyscall(int err) {
     casgstatus(gp, kGsyscall, kGrunning);
     mp->locks--;
     errno = err;
+    // sysmon asked this goroutine to yield (it has run a whole time slice): Go makes it
+    // yield at its next function call (stackPreempt); here, now. Without it, a goroutine
+    // looping on short calls never reschedules and sysmon retakes its P every 10 ms.
+    if (__atomic_load_n(&gp->preempt, __ATOMIC_RELAXED)) gosched();
     return;
   }
   mp->locks--;
@@ -1505,8 +1509,8 @@ bool entersyscallblock() {
   return rt::entersyscallblock();
 }
 
-void exitsyscall(int err) {
-  rt::exitsyscall(err);
+void exitsyscall() {
+  rt::exitsyscall(errno);
 }
 
 int run_main(void (*entry)(void*, int*), void* arg) {

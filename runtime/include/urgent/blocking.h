@@ -12,16 +12,18 @@ namespace detail {
 // Both return false when the caller is not a goroutine (then nothing is done).
 bool entersyscall();
 bool entersyscallblock();
-// Leaves the system call: back on a P, possibly another one on another thread. `err` is
-// the errno the call left, restored on whichever thread the goroutine continues.
-void exitsyscall(int err);
+// Leaves the system call: back on a P, possibly another one on another thread. errno, as
+// the call left it, is restored on whichever thread the goroutine continues. (Read inside,
+// not passed in: the caller must not compute errno's address on the thread it leaves, as
+// the compiler would reuse that address for the caller's next read of errno.)
+void exitsyscall();
 
 template <bool kHandoff, class F>
 decltype(auto) syscall(F&& f) {
   struct Exit {
     bool entered;
     ~Exit() {
-      if (entered) exitsyscall(errno);
+      if (entered) exitsyscall();
     }
   } exit{kHandoff ? entersyscallblock() : entersyscall()};
   return std::forward<F>(f)();
