@@ -9,9 +9,10 @@
 //   next timer, or until woken: entersyscall, an exitsyscall that takes an idle P and
 //   startTheWorld wake it (sysmonwake), as in Go, because a P in a syscall must be watched.
 // - retake (Go's rule): a P seen in kPsyscall with the same syscalltick on two
-//   consecutive ticks is handed off, unless its run queue is empty, some M spins or some P
-//   is idle, and the syscall started less than 10 ms ago. (Go 1.19 also skips the
-//   two-ticks check for a goroutine past its time slice; see retake for why urgent doesn't.) The P
+//   consecutive ticks (on the first if its goroutine is past its 10 ms time slice) is
+//   handed off, unless its run queue is empty, some M spins or some P is idle, and the
+//   syscall started less than 10 ms ago (measured from when sysmon first saw that call;
+//   see retake for the one difference from Go 1.19). The P
 //   is taken with a CAS from kPsyscall, so it races safely with the M returning from the call
 //   (exitsyscallfast).
 // - The preemption half of retake (a G running longer than a time slice) only records
@@ -70,29 +71,31 @@ int retake(std::int64_t now) {
     if (pp == nullptr) continue;
     P::SysmonTick& pd = pp->sysmontick;
     std::uint32_t s = pp->status.load(std::memory_order_acquire);
+    bool sysretake = false;
     if (s == kPrunning || s == kPsyscall) {
       // Preempt G if it's running for too long.
       std::uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
       if (pd.schedtick != t) {
         pd.schedtick = t;
         pd.schedwhen = now;
-      } else if (pd.schedwhen + kForcePreemptNs <= now && s == kPrunning) {
-        // (In a syscall, preemptone can't work: there is no M wired to the P.)
-        preemptone(pp);
+      } else if (pd.schedwhen + kForcePreemptNs <= now) {
+        if (s == kPrunning) preemptone(pp);
+        // In a syscall, preemptone can't work: there is no M wired to the P.
+        sysretake = true;
       }
     }
     if (s != kPsyscall) continue;
-    // Retake P from syscall if it's there for more than 1 sysmon tick (at least 20 µs).
-    // Unlike Go 1.19, a goroutine past its time slice (Go's sysretake) does not skip this
-    // check: Go then judges "started less than 10 ms ago" by a syscallwhen it stopped
-    // updating, and retakes the P of a loop of short calls every 10 ms, and at once again
-    // when the goroutine continues on an idle P whose record is stale (measured: ~1,500
-    // handoffs in a million getpid calls). Here a call's age is always that of the call.
+    // Retake P from syscall if it's there for more than 1 sysmon tick (at least 20 µs), or
+    // at once if its goroutine is past its time slice (sysretake). One difference from Go
+    // 1.19: syscallwhen is updated whenever the call changed, sysretake or not. Go stops
+    // updating it under sysretake, so a loop of short calls that never reschedules looks
+    // like one call older than 10 ms and loses its P every tick, even with idle Ps around
+    // (measured: ~1,500 handoffs in a million getpid calls through blocking()).
     std::uint32_t t = __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED);
     if (pd.syscalltick != t) {
       pd.syscalltick = t;
       pd.syscallwhen = now;
-      continue;
+      if (!sysretake) continue;
     }
     // On the one hand we don't want to retake Ps if there is no other work to do, but on
     // the other hand we want to retake them eventually because they can prevent sysmon
