@@ -1190,20 +1190,31 @@ TEST(NetAddress, DualStackListenAcceptsIpv4) {
   EXPECT_EQ(back, "ok");
 }
 
-// A listener with a full accept queue drops SYNs (Linux), so a dial to it can only time out.
-// The queue is filled with dials that nobody accepts; if the kernel still completes them, the
-// test cannot make a dial time out deterministically and skips.
-TEST(NetDial, TimeoutWhenTheAcceptQueueIsFull) {
+// A plain blocking listener on 127.0.0.1 with a backlog of 0, whose queue nobody accepts
+// from; sets *addr to "127.0.0.1:port". Returns the fd, or -1.
+int listen_backlog0(std::string* addr) {
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(lfd, 0);
+  if (lfd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 0), 0);
-  ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  const std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  if (::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 0) != 0 ||
+      getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(lfd);
+    return -1;
+  }
+  *addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  return lfd;
+}
+
+// A listener with a full accept queue drops SYNs (Linux), so a dial to it can only time out.
+// The queue is filled with dials that nobody accepts; if the kernel still completes them, the
+// test cannot make a dial time out deterministically and skips.
+TEST(NetDial, TimeoutWhenTheAcceptQueueIsFull) {
+  std::string addr;
+  int lfd = listen_backlog0(&addr);
+  ASSERT_GE(lfd, 0);
   Failure f;
   Clock::time_point deadline, failed_at;
   int completed = 0;
@@ -1536,23 +1547,16 @@ TEST(NetAddress, ErrorTextHasNoStrerrorSuffix) {
   EXPECT_TRUE(Threw(none_f, EBADF, "read: invalid file (no fd)"));
 }
 
-// dial() waits for the socket to be writable and then trusts SO_ERROR == 0, but the poller
-// can wake it spuriously (netpoll.cc says so: a fresh, unconnected socket is ready for epoll
+// dial() used to wait for the socket to be writable and then trust SO_ERROR == 0, but the
+// poller can wake it spuriously (a fresh, unconnected socket is ready for epoll
 // as soon as it is registered, before connect(); a reused PollDesc can get a stale event),
-// so dial can return while the connection is still in progress (Go re-checks with
+// so dial could return while the connection was still in progress (Go re-checks with
 // getpeername and waits again). Here the listener's accept queue is full, so no dial can
 // complete: every one must time out, and any Conn dial returns must be connected.
 TEST(NetDial, NeverReturnsAConnectionStillInProgress) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  std::string addr;
+  int lfd = listen_backlog0(&addr);
   ASSERT_GE(lfd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 0), 0);
-  ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  const std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   int returned = 0, unconnected = 0, timeouts = 0;
   Failure first_unconnected, other;
   run_with(2, [&] {
