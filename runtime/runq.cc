@@ -44,7 +44,14 @@ std::uint32_t runqgrab(P* pp, std::atomic<G*>* batch, std::uint32_t batchHead, b
           if (pp->status.load(kRelaxed) == kPrunning) {
             // pp is running and next is probably about to run: give its owner a moment to
             // schedule it rather than bouncing it between Ps (Go sleeps 3 µs here too).
+            // If the owner ran its runnext meanwhile, it is not stuck: leave runnext alone.
+            // Go's CAS alone would also succeed when runnext holds the same G *again*
+            // (ABA: a pair of goroutines readying each other puts the same G there every
+            // ~100 ns), and stole it in ~0.15% of pingpong's round trips; each steal split
+            // the pair across two Ms for tens of µs (see README, pingpong).
+            std::uint32_t taken = pp->runnexttaken.load(kRelaxed);
             usleep(3);
+            if (pp->runnexttaken.load(kRelaxed) != taken) return 0;
           }
           if (!pp->runnext.compare_exchange_strong(next, nullptr, kAcquire, kRelaxed)) continue;
           batch[batchHead % kRunqSize].store(next, kRelaxed);
@@ -113,6 +120,7 @@ G* runqget(P* pp, bool* inheritTime) {
   // Only the owner sets runnext to non-null, so a failed CAS means a thief took it and
   // runnext is now null: no retry needed.
   if (next != nullptr && pp->runnext.compare_exchange_strong(next, nullptr, kAcquire, kRelaxed)) {
+    pp->runnexttaken.store(pp->runnexttaken.load(kRelaxed) + 1, kRelaxed);
     *inheritTime = true;
     return next;
   }

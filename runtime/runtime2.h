@@ -289,6 +289,9 @@ struct alignas(64) P {
   // [atomic] Next G to run, ahead of runq; inherits the time slice. On its own cache line:
   // the owner CASes it on every `go`, while spinning thieves keep reading `status`.
   alignas(64) std::atomic<G*> runnext{nullptr};
+  // [owner writes, thieves read] How many times the owner took its runnext (runqget): a
+  // thief that waited before stealing runnext sees whether the owner ran it meanwhile.
+  std::atomic<std::uint32_t> runnexttaken{0};
   RunQueue runq;
   GCache gfree;                          // [own] dead Gs (no stacks), for reuse
   StackCache stackcache;                 // [own] free stacks

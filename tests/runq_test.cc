@@ -89,6 +89,53 @@ TEST(RunQueue, RunnextStolenOnlyWhenAsked) {
   EXPECT_TRUE(runqempty(victim.get()));
 }
 
+// A running P whose runnext sits still (its owner is stuck in a long goroutine): after the
+// courtesy sleep the thief takes it, as in Go.
+TEST(RunQueue, RunnextOfAStuckRunningPIsStolen) {
+  gomaxprocs_now.store(2);
+  auto victim = std::make_unique<P>();
+  auto thief = std::make_unique<P>();
+  victim->status.store(kPrunning);
+  G g;
+  runqput(victim.get(), &g, true);
+  EXPECT_EQ(runqsteal(thief.get(), victim.get(), true), &g);
+  EXPECT_TRUE(runqempty(victim.get()));
+  gomaxprocs_now.store(0);
+}
+
+// The owner keeps running its runnext and putting the *same* G back (two goroutines readying
+// each other put the same G in runnext every ~100 ns). Go's CAS alone succeeds on such a
+// runnext (ABA) about as often as it looks; urgent sees that the owner took runnext during
+// the courtesy sleep and leaves it alone. A steal can only slip through if the owner thread
+// stalls for a whole sleep, so the bound is far from both behaviours.
+TEST(RunQueue, RunnextTheOwnerKeepsRunningIsNotStolen) {
+  gomaxprocs_now.store(2);
+  auto victim = std::make_unique<P>();
+  auto thief = std::make_unique<P>();
+  victim->status.store(kPrunning);
+  G g;
+  runqput(victim.get(), &g, true);
+  std::atomic<bool> stop{false};
+  std::thread owner([&] {
+    bool inherit;
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (runqget(victim.get(), &inherit) == &g) runqput(victim.get(), &g, true);
+      procyield(100);  // "runs" g for a moment: g sits in runnext most of the time
+    }
+  });
+  int attempts = 0, stolen = 0;
+  for (; attempts < 200; attempts++) {
+    if (runqsteal(thief.get(), victim.get(), true) == &g) {
+      stolen++;
+      runqput(victim.get(), &g, true);  // (the owner thread only re-puts what it took)
+    }
+  }
+  stop.store(true);
+  owner.join();
+  EXPECT_LT(stolen, attempts / 10) << stolen << " of " << attempts << " attempts stole it";
+  gomaxprocs_now.store(0);
+}
+
 // One owner keeps putting (into runnext and the ring) and getting; three thieves steal from
 // it and drain what they stole. Every G must come out exactly once.
 TEST(RunQueue, ConcurrentStealingLosesAndDuplicatesNothing) {
