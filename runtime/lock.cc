@@ -4,8 +4,8 @@
 // - Mutex::key_ is 0 (unlocked), 1 (locked, nobody sleeping) or 2 (locked, maybe sleepers).
 //   A thread that sleeps always leaves 2 behind, so unlock() knows it must wake someone.
 // - Note::key_ goes 0 -> 1 exactly once between clear()s; wakeup() twice is a runtime bug.
-// - A Mutex is held only inside runtime code, which is never preempted asynchronously
-//   (HACKING.md), so holding one needs no per-M bookkeeping on this hot path.
+// - A thread holding a Mutex or SpinMutex is never preempted asynchronously: every lock
+//   counts in tls_locks_held, which the SIGURG handler checks (preempt.cc).
 #include "lock.h"
 
 #include <linux/futex.h>
@@ -20,6 +20,9 @@
 #include "panic.h"
 
 namespace urgent::rt {
+
+thread_local constinit int tls_locks_held = 0;
+
 namespace {
 constexpr int kActiveSpin = 4;        // rounds of PAUSE spinning (Go: active_spin)
 constexpr int kActiveSpinCount = 30;  // PAUSEs per round (Go: active_spin_cnt)
@@ -66,8 +69,11 @@ void futex_wake(std::atomic<std::uint32_t>* addr, int count) {
 }
 
 bool Mutex::try_lock() {
+  locks_held_inc();
   std::uint32_t expected = 0;
-  return key_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+  if (key_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return true;
+  locks_held_dec();
+  return false;
 }
 
 void Mutex::lock_slow(std::uint32_t v) {

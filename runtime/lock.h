@@ -12,11 +12,29 @@
 
 namespace urgent::rt {
 
+// Runtime locks the calling thread holds (Go counts them in m.locks). The SIGURG handler
+// never preempts a goroutine whose thread holds one: the lock may be held by code outside
+// the runtime's own section (an out-of-line helper shared with user code), and the
+// preemption path takes sched.lock. Counted before a lock is taken and after it is
+// released, with compiler barriers, so the handler (same thread) never sees a held lock
+// with a zero count. A plain thread-local: one `inc %fs:...` per lock.
+extern thread_local constinit int tls_locks_held;
+
+inline void locks_held_inc() {
+  tls_locks_held++;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+inline void locks_held_dec() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  tls_locks_held--;
+}
+
 // A futex mutex with Go's three states: 0 unlocked, 1 locked, 2 locked with sleepers.
 // Lock spins briefly (PAUSE, then sched_yield) before sleeping, like Go's lock2.
 class CAPABILITY("mutex") Mutex {
  public:
   void lock() ACQUIRE() {
+    locks_held_inc();
     // Speculative grab for the uncontended case (inlined: it is on every scheduling path).
     std::uint32_t v = key_.exchange(1, std::memory_order_acquire);
     if (v != 0) lock_slow(v);
@@ -24,6 +42,7 @@ class CAPABILITY("mutex") Mutex {
   void unlock() RELEASE() {
     std::uint32_t v = key_.exchange(0, std::memory_order_release);
     if (v != 1) unlock_slow(v);
+    locks_held_dec();
   }
   bool try_lock() ACQUIRE(true);
 
@@ -42,10 +61,14 @@ class CAPABILITY("mutex") Mutex {
 class CAPABILITY("mutex") SpinMutex {
  public:
   void lock() ACQUIRE() {
+    locks_held_inc();
     if (!key_.exchange(true, std::memory_order_acquire)) return;
     lock_slow();
   }
-  void unlock() RELEASE() { key_.store(false, std::memory_order_release); }
+  void unlock() RELEASE() {
+    key_.store(false, std::memory_order_release);
+    locks_held_dec();
+  }
 
  private:
   void lock_slow();
