@@ -1,4 +1,4 @@
-// runtime/env.cc: GOMAXPROCS, URGENT_STACK and URGENT_LOG.
+// runtime/env.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG.
 #include "env.h"
 
 #include <sched.h>
@@ -108,6 +108,71 @@ std::optional<std::size_t> parse_size(const char* s, std::string* why) {
   return static_cast<std::size_t>(v);
 }
 
+std::optional<std::int64_t> parse_duration(const char* s, std::string* why) {
+  const char* p = s;
+  if (*p < '0' || *p > '9') {
+    *why = *p == '\0' ? "empty" : "not a duration (e.g. 10ms, 100us, 50us)";
+    return std::nullopt;
+  }
+  // Whole part and up to 9 fractional digits, as an integer count of 10^-9 units.
+  unsigned long long whole = 0, frac = 0, scale = 1'000'000'000;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    whole = whole * 10 + static_cast<unsigned>(*p - '0');
+    if (whole > 1'000'000'000'000ull) {
+      *why = "out of range";
+      return std::nullopt;
+    }
+  }
+  if (*p == '.') {
+    for (p++; *p >= '0' && *p <= '9'; p++) {
+      if (scale > 1) {
+        scale /= 10;
+        frac += static_cast<unsigned>(*p - '0') * scale;
+      }
+    }
+  }
+  struct Unit {
+    const char* name;
+    unsigned long long ns;
+  };
+  static constexpr Unit kUnits[] = {
+      {"ns", 1}, {"us", 1'000}, {"\u00b5s", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}};
+  for (const Unit& u : kUnits) {
+    if (std::strcmp(p, u.name) != 0) continue;
+    unsigned long long ns = whole * u.ns + frac * u.ns / 1'000'000'000;
+    if (whole != 0 && ns / whole < u.ns) {
+      *why = "out of range";
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(ns);
+  }
+  *why = *p == '\0' ? "missing unit (ns, us, ms or s)" : "unknown unit (use ns, us, ms or s)";
+  return std::nullopt;
+}
+
+std::optional<bool> parse_godebug_asyncpreemptoff(const char* s, std::string* why,
+                                                  std::string* bad_value) {
+  std::optional<bool> off;
+  constexpr const char kName[] = "asyncpreemptoff=";
+  for (const char* p = s; *p != '\0';) {
+    const char* end = std::strchr(p, ',');
+    std::string item(p, end ? static_cast<std::size_t>(end - p) : std::strlen(p));
+    p = end ? end + 1 : p + item.size();
+    if (item.rfind(kName, 0) != 0) continue;
+    std::string value = item.substr(sizeof kName - 1);
+    if (value == "0") {
+      off = false;
+    } else if (parse_gomaxprocs(value.c_str(), why)) {  // a positive integer
+      off = true;
+    } else {
+      *why = "asyncpreemptoff takes a non-negative integer";
+      *bad_value = value;
+      return std::nullopt;
+    }
+  }
+  return off;
+}
+
 int getproccount() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -151,6 +216,27 @@ Config read_config() {
       cfg.log_level = s;
     } else {
       warn("URGENT_LOG", s, "not a level (trace, debug, info, warn, error, critical, off)", "off");
+    }
+  }
+  if (const char* s = std::getenv("URGENT_TIMESLICE"); s != nullptr && *s != '\0') {
+    std::string why;
+    auto ns = parse_duration(s, &why);
+    if (ns && (*ns < kMinTimesliceNs || *ns > kMaxTimesliceNs)) {
+      why = "must be between 10us and 10s";
+      ns.reset();
+    }
+    if (ns) {
+      cfg.timeslice_ns = *ns;
+    } else {
+      warn("URGENT_TIMESLICE", s, why, "10ms");
+    }
+  }
+  if (const char* s = std::getenv("GODEBUG"); s != nullptr && *s != '\0') {
+    std::string why, bad;
+    if (auto off = parse_godebug_asyncpreemptoff(s, &why, &bad)) {
+      cfg.asyncpreemptoff = *off;
+    } else if (!bad.empty()) {
+      warn("GODEBUG", s, why + " (got \"" + bad + "\")", "asyncpreemptoff=0");
     }
   }
   return cfg;

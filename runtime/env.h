@@ -2,15 +2,23 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
 namespace urgent::rt {
 
+// Go's forcePreemptNS: how long a goroutine may run before sysmon preempts it.
+inline constexpr std::int64_t kDefaultTimesliceNs = 10'000'000;
+inline constexpr std::int64_t kMinTimesliceNs = 10'000;          // 10 µs
+inline constexpr std::int64_t kMaxTimesliceNs = 10'000'000'000;  // 10 s
+
 struct Config {
   int gomaxprocs = 1;
   std::size_t stack_size = 0;
   std::string log_level = "off";
+  std::int64_t timeslice_ns = kDefaultTimesliceNs;  // URGENT_TIMESLICE
+  bool asyncpreemptoff = false;                     // GODEBUG=asyncpreemptoff=1
 };
 
 // The default goroutine stack size: 256 KiB of address space (1 MiB under AddressSanitizer,
@@ -25,8 +33,19 @@ std::optional<int> parse_gomaxprocs(const char* s, std::string* why);
 // 1024). Returns nullopt on junk or overflow, with *why.
 std::optional<std::size_t> parse_size(const char* s, std::string* why);
 
-// Reads GOMAXPROCS, URGENT_STACK and URGENT_LOG; every invalid value prints one warning line
-// to stderr naming the variable and the value used instead.
+// A duration with a unit, as Go writes them: 10ms, 100us, 100µs, 50000ns, 1.5ms, 2s.
+// Returns nanoseconds, or nullopt on junk, a missing unit or overflow, with *why.
+std::optional<std::int64_t> parse_duration(const char* s, std::string* why);
+
+// GODEBUG's asyncpreemptoff setting (a comma-separated list of name=value; other names are
+// ignored, as Go ignores names it does not know). Returns nullopt if asyncpreemptoff is not
+// set; its value must be a non-negative integer (non-zero: off), else *why says what is
+// wrong and *bad_value points at it.
+std::optional<bool> parse_godebug_asyncpreemptoff(const char* s, std::string* why,
+                                                  std::string* bad_value);
+
+// Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG; every invalid value
+// prints one warning line to stderr naming the variable and the value used instead.
 Config read_config();
 
 // Number of CPUs in the affinity mask (Go's getproccount).

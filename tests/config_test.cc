@@ -1,4 +1,5 @@
-// tests/config_test.cc: GOMAXPROCS, URGENT_STACK and URGENT_LOG parsing.
+// tests/config_test.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG
+// parsing.
 #include <gtest/gtest.h>
 #include <urgent/urgent.h>
 
@@ -41,25 +42,62 @@ TEST(ParseSize, Units) {
   }
 }
 
-// Sets an environment variable for the scope of one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
+using test::ScopedEnv;
 
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+TEST(ParseDuration, GoUnits) {
+  std::string why;
+  EXPECT_EQ(parse_duration("10ms", &why), 10'000'000);
+  EXPECT_EQ(parse_duration("100us", &why), 100'000);
+  EXPECT_EQ(parse_duration("100\u00b5s", &why), 100'000);
+  EXPECT_EQ(parse_duration("50000ns", &why), 50'000);
+  EXPECT_EQ(parse_duration("1.5ms", &why), 1'500'000);
+  EXPECT_EQ(parse_duration("2s", &why), 2'000'000'000);
+  EXPECT_EQ(parse_duration("0.25s", &why), 250'000'000);
+  for (const char* bad :
+       {"", "10", "ms", "10 ms", "10mss", "-10ms", "10h", "1e3us", "99999999999999999999s"}) {
+    why.clear();
+    EXPECT_FALSE(parse_duration(bad, &why).has_value()) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+TEST(ParseGodebug, AsyncPreemptOff) {
+  std::string why, bad;
+  EXPECT_EQ(parse_godebug_asyncpreemptoff("asyncpreemptoff=1", &why, &bad), true);
+  EXPECT_EQ(parse_godebug_asyncpreemptoff("asyncpreemptoff=0", &why, &bad), false);
+  EXPECT_EQ(parse_godebug_asyncpreemptoff("gctrace=1,asyncpreemptoff=1,x=y", &why, &bad), true);
+  EXPECT_FALSE(parse_godebug_asyncpreemptoff("gctrace=1", &why, &bad).has_value());
+  EXPECT_TRUE(bad.empty());  // not set is not an error
+  EXPECT_FALSE(parse_godebug_asyncpreemptoff("asyncpreemptoff=yes", &why, &bad).has_value());
+  EXPECT_EQ(bad, "yes");
+  EXPECT_FALSE(why.empty());
+}
+
+TEST(ReadConfig, TimesliceAndGodebugReachTheRuntime) {
+  ScopedEnv slice("URGENT_TIMESLICE", "250us");
+  ScopedEnv debug("GODEBUG", "asyncpreemptoff=1");
+  std::chrono::nanoseconds seen{};
+  bool async = true;
+  test::run_with(1, [&] {
+    seen = timeslice();
+    async = async_preemption();
+  });
+  EXPECT_EQ(seen, std::chrono::microseconds(250));
+  EXPECT_FALSE(async);
+}
+
+TEST(ReadConfig, BadTimesliceAndGodebugWarn) {
+  ScopedEnv slice("URGENT_TIMESLICE", "5us");  // below the minimum
+  ScopedEnv debug("GODEBUG", "asyncpreemptoff=maybe");
+  testing::internal::CaptureStderr();
+  Config cfg = read_config();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cfg.timeslice_ns, kDefaultTimesliceNs);
+  EXPECT_FALSE(cfg.asyncpreemptoff);
+  EXPECT_NE(err.find("URGENT_TIMESLICE=\"5us\""), std::string::npos) << err;
+  EXPECT_NE(err.find("GODEBUG=\"asyncpreemptoff=maybe\""), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 2) << err;
+}
 
 TEST(ReadConfig, BadGomaxprocsWarnsAndUsesTheDefault) {
   ScopedEnv env("GOMAXPROCS", "lots");

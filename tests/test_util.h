@@ -4,6 +4,7 @@
 #include <urgent/urgent.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace urgent::test {
@@ -34,5 +35,28 @@ bool yield_until(Pred pred, long max_yields = 100'000'000) {
   }
   return pred();
 }
+
+// Sets an environment variable for the scope of one test (the environment is how a program
+// configures the runtime).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 }  // namespace urgent::test
