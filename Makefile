@@ -49,7 +49,8 @@ LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/lib/liburgent.a
 
 TEST_SRCS := $(wildcard tests/*.cc)
-TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
+TEST_ASM := $(wildcard tests/arch/$(ARCH)/*.S)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o) $(TEST_ASM:%.S=$(BUILD)/obj/%.o)
 TESTS := $(BUILD)/bin/urgent-tests
 
 DEMO_SRCS := $(wildcard bench/demos/*.cc)
@@ -70,6 +71,18 @@ $(BUILD)/obj/%.o: %.cc | deps
 	$(call say,CXX,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(SPDLOG_CFLAGS) -c $< -o $@
+
+# The runtime's own code goes to the section `urgent_text` (the linker then defines
+# __start_urgent_text/__stop_urgent_text): the SIGURG handler never preempts a goroutine
+# whose pc is in it (runtime/preempt.cc). GCC splits a file's code into .text and, for cold,
+# hot and start-up code, .text.unlikely, .text.hot and .text.startup; all of them move.
+# (Inline functions emitted as COMDAT sections stay where they are: see HACKING.md.)
+RUNTIME_TEXT := $(foreach s,.text .text.unlikely .text.hot .text.startup,--rename-section $(s)=urgent_text)
+$(BUILD)/obj/runtime/%.o: runtime/%.cc | deps
+	$(call say,CXX,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(SPDLOG_CFLAGS) -MT $@ -MF $(@:.o=.d) -c $< -o $@.tmp
+	$(Q)objcopy $(RUNTIME_TEXT) $@.tmp $@ && rm -f $@.tmp
 
 $(BUILD)/obj/%.o: %.S | deps
 	$(call say,AS,$<)

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "netpoll.h"
 #include "panic.h"
+#include "preempt.h"
 #include "runq.h"
 #include "sanitizer.h"
 #include "sema.h"
@@ -98,6 +99,13 @@ void waitSaved(G* gp) {
 
 void markSwitching(G* gp) {
   __atomic_store_n(&gp->ctx.sp, nullptr, __ATOMIC_RELAXED);
+}
+
+// gp marked itself switching but keeps running after all (it took itself back, or never
+// published itself): non-null again, so that nobody waits for a save and the SIGURG handler
+// does not take it for a goroutine in the middle of a switch.
+void unmarkSwitching(G* gp) {
+  __atomic_store_n(&gp->ctx.sp, &gp->ctx, __ATOMIC_RELEASE);
 }
 
 // The body of every goroutine: urgent_gostart calls it on the goroutine's stack.
@@ -885,6 +893,7 @@ void mloop(M* mp) {
 [[gnu::always_inline]] inline void switchToNext(M* mp, G* gp, G* next, bool inheritTime,
                                                 bool exiting) {
   if (next == gp) {  // gosched found itself first: just keep running
+    unmarkSwitching(gp);
     execute(mp, gp, inheritTime);
     return;
   }
@@ -970,15 +979,14 @@ std::int64_t newgoid(P* pp) {
 
 // ---- stop the world (GOMAXPROCS changes) ----
 
-// Asks every running goroutine to yield at its next scheduling point (Go's preemptall).
+// Asks every goroutine running on another M to yield (Go's preemptall): the cooperative
+// flag, and SIGURG unless async preemption is off.
 void preemptall() {
+  M* self = getm();
   std::int32_t n = gomaxprocs_now.load();
   for (std::int32_t i = 0; i < n; i++) {
     P* pp = allp[i];
-    if (pp->status.load() != kPrunning) continue;
-    if (M* m = pp->m) {
-      if (G* g = m->curg) __atomic_store_n(&g->preempt, true, __ATOMIC_RELAXED);
-    }
+    if (pp->status.load() == kPrunning) preemptone(pp, self);
   }
 }
 
@@ -1234,6 +1242,7 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
   casgstatus(gp, kGrunning, kGwaiting);
   if (unlockf != nullptr && !unlockf(gp, arg)) {
     casgstatus(gp, kGwaiting, kGrunning);
+    unmarkSwitching(gp);
     return;
   }
   mp->curg = nullptr;
@@ -1365,7 +1374,7 @@ void exitsyscall(int err) {
     // sysmon asked this goroutine to yield (it has run a whole time slice): Go makes it
     // yield at its next function call (stackPreempt); here, now. Without it, a goroutine
     // looping on short calls never reschedules and sysmon retakes its P every 10 ms.
-    if (__atomic_load_n(&gp->preempt, __ATOMIC_RELAXED)) gosched();
+    checkPreempt(gp);
     return;
   }
   mp->locks--;
@@ -1383,7 +1392,7 @@ void exitsyscall(int err) {
   if (pp != nullptr) {
     sysmonwake();
     acquirep(mp, pp);
-    __atomic_store_n(&gp->ctx.sp, &gp->ctx, __ATOMIC_RELEASE);  // never published: unmark
+    unmarkSwitching(gp);  // never published
     casgstatus(gp, kGrunnable, kGrunning);
     errno = err;
     return;
@@ -1489,6 +1498,8 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   owner_add<std::uint64_t>(pp->goroutines_created, 1);
   runqput(pp, gp, true);
   if (main_started) wakep();
+  checkPreempt(
+      mp->curg);  // a goroutine that only spawns is preempted here (Go: newproc's prologue)
 }
 
 void newproc_abort(NewG* g) {
@@ -1522,6 +1533,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   log::set_level(cfg.log_level);
   stackinit(cfg.stack_size);
   panic_init();
+  preempt_init(cfg.timeslice_ns, cfg.asyncpreemptoff);
   signal_init();
 
   m0 = new M;
@@ -1576,6 +1588,8 @@ int run_main(void (*entry)(void*, int*), void* arg) {
         }
         all = false;
       }
+      // A goroutine that never calls into urgent keeps its M in its loop: preempt it.
+      if (!all) preemptall();
     }
     if (all) break;
     usleep(50);
@@ -1610,6 +1624,9 @@ void gosched() {
   M* mp = tls_m;  // read once, before any switch: the inline TLS load is safe here
   G* gp = mp ? mp->curg : nullptr;
   if (gp == nullptr) outside_runtime("urgent::gosched");
+  // findRunnable's first step, skipped by the fast path below: run our expired timers (a
+  // goroutine yielding in a loop, or preempted, must not starve a sleeper on its P).
+  if (mp->p->timers.timer0when.load(std::memory_order_relaxed) != 0) checkTimers(mp->p, nanotime());
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGrunnable);
   mp->curg = nullptr;
@@ -1724,6 +1741,17 @@ SchedStats sched_stats() {
   s.netpoll_ready = np.ready;
   s.netpoll_sysmon = np.sysmon;
   s.netpoll_waiters = netpollWaiters.load(std::memory_order_relaxed);
+  PreemptCounters pc = preempt_counters();
+  s.preempt_requests = pc.requests;
+  s.preempt_signals = pc.signals;
+  s.preempt_async = pc.async;
+  s.preempt_cooperative = pc.cooperative;
+  s.preempt_stale = pc.stale;
+  s.preempt_deferred_runtime = pc.deferred_runtime;
+  s.preempt_deferred_locks = pc.deferred_locks;
+  s.preempt_deferred_disabled = pc.deferred_disabled;
+  s.preempt_deferred_foreign = pc.deferred_foreign;
+  s.preempt_deferred_stack = pc.deferred_stack;
   {
     SpinGuard lock(sched.lock);
     s.threads = static_cast<int>(mcount());

@@ -127,7 +127,10 @@ struct alignas(64) G {
   std::uintptr_t stack_hi = 0;                // one past the highest
   M* lockedm = nullptr;                       // [own] lock_os_thread: the M this G is wired to
   WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
-  bool preempt = false;                       // [atomic-ish] cooperative preemption request
+  bool preempt = false;  // [atomic] sysmon: yield at the next safe point (preempt.cc)
+  // [own] Open NoPreempt scopes: while > 0, neither the SIGURG handler nor a cooperative
+  // check (preempt_point) preempts the goroutine. Per G, so a scope survives a park.
+  std::int32_t preemptoff = 0;
   // ---- line 2: cold ----
   std::int64_t waitsince = 0;       // [own] nanotime when it started waiting (valid while waiting)
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
@@ -223,31 +226,37 @@ static_assert(offsetof(G, ctx) == 0, "G::ctx is the first field");
 
 // An OS thread.
 struct M {
-  std::int64_t id = 0;              // [const]
-  G g0;                             // [own] the scheduler context on the thread's own stack
-  G* curg = nullptr;                // [own] the G running on this M, or null on g0
-  P* p = nullptr;                   // [own] the attached P
-  P* nextp = nullptr;               // [sched] P to acquire when woken (startm)
-  P* oldp = nullptr;                // [own] the P it held before entering a system call
-  std::uint32_t syscalltick = 0;    // [own] oldp->syscalltick at entersyscall
-  bool spinning = false;            // [own] looking for work; counted in sched.nmspinning
-  bool is_m0 = false;               // [const] the thread that called urgent::run
-  int locks = 0;                    // [own] >0: holds a runtime lock; no preemption
-  G* lockedg = nullptr;             // [own] lock_os_thread: the G wired to this M
-  std::uint32_t locked_ext = 0;     // [own] lock_os_thread nesting count
-  G* pending = nullptr;             // [own] a G that g0 must hand to its locked M
-  G* nextg = nullptr;               // [own] a G that g0 must switch to once it is saved
-  Stack deadstack{0, 0};            // [own] stack of the G that just exited, to cache after
-                                    // the switch off it (switchTo, goentry)
-  M* schedlink = nullptr;           // [sched] link in sched.midle
-  M* alllink = nullptr;             // [const] link in sched.allm
-  Note park;                        // sleeps here when idle (stopm)
-  int* errno_ptr = nullptr;         // [const] the thread's errno, saved/restored per G
-  long saved_timerslack = 0;        // [const] the thread's timer slack before minit
-  pid_t tid = 0;                    // [const] kernel thread id
-  pthread_t thread{};               // [const]
-  std::uint64_t fastrand = 0;       // [own] wyrand state
-  void* sigaltstack_mem = nullptr;  // [own] signal stack (SIGSEGV handler)
+  std::int64_t id = 0;            // [const]
+  G g0;                           // [own] the scheduler context on the thread's own stack
+  G* curg = nullptr;              // [own] the G running on this M, or null on g0
+  P* p = nullptr;                 // [own] the attached P
+  P* nextp = nullptr;             // [sched] P to acquire when woken (startm)
+  P* oldp = nullptr;              // [own] the P it held before entering a system call
+  std::uint32_t syscalltick = 0;  // [own] oldp->syscalltick at entersyscall
+  bool spinning = false;          // [own] looking for work; counted in sched.nmspinning
+  bool is_m0 = false;             // [const] the thread that called urgent::run
+  int locks = 0;                  // [own] >0: acquirem (Go's m.locks): no preemption
+  G* lockedg = nullptr;           // [own] lock_os_thread: the G wired to this M
+  std::uint32_t locked_ext = 0;   // [own] lock_os_thread nesting count
+  G* pending = nullptr;           // [own] a G that g0 must hand to its locked M
+  G* nextg = nullptr;             // [own] a G that g0 must switch to once it is saved
+  Stack deadstack{0, 0};          // [own] stack of the G that just exited, to cache after
+                                  // the switch off it (switchTo, goentry)
+  M* schedlink = nullptr;         // [sched] link in sched.midle
+  M* alllink = nullptr;           // [const] link in sched.allm
+  Note park;                      // sleeps here when idle (stopm)
+  int* errno_ptr = nullptr;       // [const] the thread's errno, saved/restored per G
+  long saved_timerslack = 0;      // [const] the thread's timer slack before minit
+  pid_t tid = 0;                  // [const] kernel thread id
+  pthread_t thread{};             // [const]
+  std::uint64_t fastrand = 0;     // [own] wyrand state
+  // [atomic] 1 while a preemption SIGURG sent to this M is unhandled: sysmon sends no other
+  // meanwhile (Go's signalPending; signals of one kind do not queue). Cleared by the handler.
+  std::atomic<std::uint32_t> signal_pending{0};
+  // [atomic] nanotime() just before sysmon's last preemption tgkill to this M: the start of
+  // the preemption latency that urgent_async_preempt2 records (urgent::preempt_latency).
+  std::atomic<std::int64_t> preempt_sent{0};
+  void* sigaltstack_mem = nullptr;  // [own] signal stack (SIGSEGV, SIGURG handlers)
   std::size_t sigaltstack_size = 0;
   bool exit_locked = false;    // [own] its locked G exited: the thread exits too
   bool parked_locked = false;  // [sched] asleep in stoplockedm, waiting for its G
@@ -304,6 +313,9 @@ struct alignas(64) P {
   std::atomic<std::uint64_t> runqputslow_n{0};      // overflows to the global queue
   std::atomic<std::uint64_t> syscalls{0};           // entersyscalls on this P
   std::atomic<std::uint64_t> syscall_exit_fast{0};  // exitsyscalls that got this P back
+  // [atomic, own writes] When this P last switched goroutines because its goroutine was
+  // preempted (nanotime): sysmon's start of the next goroutine's slice (sysmon.cc).
+  std::atomic<std::int64_t> preempted_at{0};
   // [sysmon] What sysmon saw last time (Go's sysmontick): retake compares the ticks.
   struct SysmonTick {
     std::uint32_t schedtick = 0;

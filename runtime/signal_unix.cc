@@ -1,11 +1,15 @@
-// runtime/signal_unix.cc: SIGSEGV/SIGBUS handling and per-M signal stacks.
+// runtime/signal_unix.cc: SIGSEGV/SIGBUS and SIGURG handling, per-M signal stacks (Go's
+// signal_unix.go).
 //
 // Invariants:
 // - Every M (M0 included) has its own sigaltstack while it runs the scheduler, so a handler
-//   can run when the goroutine stack is exhausted.
-// - The handler is async-signal-safe except on its fatal paths, which never return.
-// - Handlers installed before urgent::run are restored when it returns, and faults that are
-//   not guard-page hits are passed on to them.
+//   can run when the goroutine stack is exhausted, and SIGURG unblocked.
+// - The handlers are async-signal-safe except on the fault handler's fatal paths, which
+//   never return. Both save and restore errno.
+// - Handlers installed before urgent::run are restored when it returns. Faults that are not
+//   guard-page hits are passed on to them; so is *every* SIGURG (Go does the same: the
+//   runtime cannot tell its own preemption signal from a program's, since two pending
+//   SIGURGs coalesce into one), after the preemption half (preempt.cc) had its look.
 #include "signal_unix.h"
 
 #include <signal.h>
@@ -15,6 +19,7 @@
 #include <cstring>
 
 #include "panic.h"
+#include "preempt.h"
 #include "proc.h"
 #include "sanitizer.h"
 #include "sigctxt.h"
@@ -29,9 +34,19 @@ constexpr std::size_t kSigStackSize = 256 * 1024;  // ASan's handler frames are 
 constexpr std::size_t kSigStackSize = 64 * 1024;
 #endif
 
-constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS};
-struct sigaction old_actions[2];
+// The signals urgent handles, and the handlers it replaced (restored by signal_fini).
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGURG};
+constexpr int kNumSignals = 3;
+struct sigaction old_actions[kNumSignals];
 sigset_t initial_mask;
+sigset_t m0_mask;  // M0's mask before minit, restored by unminit
+
+int signal_index(int sig) {
+  for (int i = 0; i < kNumSignals; i++) {
+    if (kSignals[i] == sig) return i;
+  }
+  return -1;
+}
 
 const char* signame(int sig) {
   return sig == SIGSEGV ? "SIGSEGV: segmentation violation" : "SIGBUS: bus error";
@@ -46,9 +61,9 @@ const char* signame(int sig) {
   fatal("stack overflow");
 }
 
-// Passes a fault on to the handler urgent replaced. Returns false if there was none.
-bool chain(int idx, int sig, siginfo_t* info, void* uctx) {
-  const struct sigaction& old = old_actions[idx];
+// Passes a signal on to the handler urgent replaced. Returns false if there was none.
+bool chain(int sig, siginfo_t* info, void* uctx) {
+  const struct sigaction& old = old_actions[signal_index(sig)];
   if (old.sa_flags & SA_SIGINFO) {
     if (old.sa_sigaction == nullptr) return false;
     old.sa_sigaction(sig, info, uctx);
@@ -65,8 +80,7 @@ void fault_handler(int sig, siginfo_t* info, void* uctx) {
   M* mp = getm();
   G* gp = mp != nullptr ? mp->curg : nullptr;
   if (stack_guard_contains(addr)) stack_overflow(gp, arch::sigctxt_sp(uctx));
-  int idx = sig == SIGSEGV ? 0 : 1;
-  if (chain(idx, sig, info, uctx)) {
+  if (chain(sig, info, uctx)) {
     errno = saved_errno;
     return;
   }
@@ -83,20 +97,32 @@ void fault_handler(int sig, siginfo_t* info, void* uctx) {
   fatal("unexpected signal");
 }
 
+// SIGURG: preemption (doSigPreempt) on a runtime thread, then the program's own handler, if
+// it had one before urgent::run. SA_RESTART: a restartable system call the signal
+// interrupts (read on a pipe, ...) resumes instead of failing with EINTR.
+void sigurg_handler(int sig, siginfo_t* info, void* uctx) {
+  int saved_errno = errno;
+  if (M* mp = getm()) doSigPreempt(mp, uctx);
+  chain(sig, info, uctx);
+  errno = saved_errno;
+}
+
 }  // namespace
 
 void signal_init() {
   pthread_sigmask(SIG_SETMASK, nullptr, &initial_mask);
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = fault_handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigfillset(&sa.sa_mask);
-  for (int i = 0; i < 2; i++) sigaction(kFaultSignals[i], &sa, &old_actions[i]);
+  for (int i = 0; i < kNumSignals; i++) {
+    sa.sa_sigaction = kSignals[i] == SIGURG ? sigurg_handler : fault_handler;
+    sigaction(kSignals[i], &sa, &old_actions[i]);
+  }
 }
 
 void signal_fini() {
-  for (int i = 0; i < 2; i++) sigaction(kFaultSignals[i], &old_actions[i], nullptr);
+  for (int i = 0; i < kNumSignals; i++) sigaction(kSignals[i], &old_actions[i], nullptr);
 }
 
 void signal_minit(M* mp) {
@@ -110,8 +136,11 @@ void signal_minit(M* mp) {
   if (sigaltstack(&ss, nullptr) != 0) fatal("signal_minit: sigaltstack failed");
   mp->sigaltstack_mem = mem;
   mp->sigaltstack_size = kSigStackSize;
-  // Threads are created with every signal blocked (newm); give them the program's mask.
-  if (!mp->is_m0) pthread_sigmask(SIG_SETMASK, &initial_mask, nullptr);
+  // Threads are created with every signal blocked (newm); give them the program's mask,
+  // with SIGURG (preemption) unblocked, on M0 too.
+  sigset_t mask = initial_mask;
+  sigdelset(&mask, SIGURG);
+  pthread_sigmask(SIG_SETMASK, &mask, mp->is_m0 ? &m0_mask : nullptr);
 }
 
 void signal_unminit(M* mp) {
@@ -121,6 +150,7 @@ void signal_unminit(M* mp) {
   sigaltstack(&ss, nullptr);
   if (mp->sigaltstack_mem != nullptr) munmap(mp->sigaltstack_mem, mp->sigaltstack_size);
   mp->sigaltstack_mem = nullptr;
+  if (mp->is_m0) pthread_sigmask(SIG_SETMASK, &m0_mask, nullptr);
 }
 
 }  // namespace urgent::rt

@@ -1,9 +1,10 @@
 // runtime/signal_unix.h: the runtime's signal handling (Go's signal_unix.go).
 //
-// Now: SIGSEGV/SIGBUS, to turn a hit on a goroutine's guard page into `fatal error: stack
-// overflow` (a handler on a per-M sigaltstack, since the faulting stack is exhausted).
-// Faults elsewhere go to the handler that was installed before urgent::run (for example
-// AddressSanitizer's); with none, urgent reports them Go-style and exits with status 2.
+// SIGURG: preemption (preempt.cc), then chained. SIGSEGV/SIGBUS: to turn a hit on a goroutine's
+// guard page into `fatal error: stack overflow` (a handler on a per-M sigaltstack, since the
+// faulting stack is exhausted). Faults elsewhere go to the handler that was installed before
+// urgent::run (for example AddressSanitizer's); with none, urgent reports them Go-style and exits
+// with status 2.
 #pragma once
 
 namespace urgent::rt {

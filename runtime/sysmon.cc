@@ -5,6 +5,17 @@
 //   sched.lock and the poller, and is not counted by checkdead.
 // - It ticks every 20 µs; after 50 consecutive ticks that did nothing (no retake) it doubles
 //   its sleep every tick, up to 10 ms; any retake brings it back to 20 µs (Go's delay rule).
+//   urgent's differences, so that time slices mean what they say (Go, with its fixed 10 ms
+//   slice and up to 10 ms sleeps, preempts after 10 to 20 ms):
+//   - it never sleeps longer than half a slice (5 ms at the default 10 ms), and wakes when
+//     the earliest running goroutine's slice ends (retake's next_preempt);
+//   - a goroutine's slice starts when its P switched to it after a preemption
+//     (P::preempted_at), not when sysmon noticed; otherwise when sysmon noticed, as in Go;
+//   - the signal goes out one average preemption latency before the slice ends
+//     (preempt_lead_ns), so that the goroutine leaves its M when the slice ends;
+//   - a tick that ends a slice also ends those ending within a quarter slice (at most
+//     100 µs): Ps stay in step and one wakeup serves them all. On this project's VM every
+//     wakeup costs the interrupted goroutine ~20-30 µs (README, preemption overhead).
 // - When every P is idle (or the world is stopping) it sleeps on sched.sysmonnote until the
 //   next timer, or until woken: entersyscall, an exitsyscall that takes an idle P and
 //   startTheWorld wake it (sysmonwake), as in Go, because a P in a syscall must be watched.
@@ -15,8 +26,9 @@
 //   see retake for the one difference from Go 1.19). The P
 //   is taken with a CAS from kPsyscall, so it races safely with the M returning from the call
 //   (exitsyscallfast).
-// - The preemption half of retake (a G running longer than a time slice) only records
-//   schedticks and sets the cooperative flag for now; SIGURG comes with preemption.
+// - The preemption half of retake: a P whose schedtick has not moved for a time slice
+//   (URGENT_TIMESLICE, default 10 ms, Go's forcePreemptNS) gets preemptone (preempt.cc): the
+//   cooperative flag and SIGURG, on every tick until its goroutine yields.
 // - If nobody polled the network for 10 ms, sysmon polls it and injects what is ready.
 #include "sysmon.h"
 
@@ -24,12 +36,14 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
 #include "lock.h"
 #include "netpoll.h"
 #include "panic.h"
+#include "preempt.h"
 #include "proc.h"
 #include "runq.h"
 #include "timer.h"
@@ -37,12 +51,12 @@
 namespace urgent::rt {
 namespace {
 
-constexpr std::int64_t kMinDelayUs = 20;                  // Go: usleep(20) when busy
-constexpr std::int64_t kMaxDelayUs = 10'000;              // Go: 10 ms at most
-constexpr int kIdleTicksBeforeBackoff = 50;               // Go: idle > 50
-constexpr std::int64_t kForcePreemptNs = 10'000'000;      // Go's forcePreemptNS (time slice)
-constexpr std::int64_t kSyscallGraceNs = 10'000'000;      // retake an idle-work syscall P after
-constexpr std::int64_t kNetpollPeriodNs = 10'000'000;     // sysmon polls if nobody did for this
+constexpr std::int64_t kMinDelayUs = 20;               // Go: usleep(20) when busy
+constexpr std::int64_t kMaxDelayUs = 10'000;           // Go: 10 ms at most
+constexpr int kIdleTicksBeforeBackoff = 50;            // Go: idle > 50
+constexpr std::int64_t kSyscallGraceNs = 10'000'000;   // retake an idle-work syscall P after
+constexpr std::int64_t kNetpollPeriodNs = 10'000'000;  // sysmon polls if nobody did for this
+constexpr std::int64_t kBatchMaxNs = 100'000;  // retake's batching window: slice/4, at most this
 constexpr std::int64_t kIdleSleepMaxNs = 60'000'000'000;  // Go: forcegcperiod / 2
 
 pthread_t thread;
@@ -53,18 +67,18 @@ std::atomic<std::uint64_t> ticks{0};
 std::atomic<std::uint64_t> idle_sleeps{0};
 std::atomic<std::int64_t> delay_us{0};
 
-// Marks the goroutine running on pp for preemption at its next scheduling point (Go's
-// preemptone, cooperative half; the signal comes with the preemption issue).
-void preemptone(P* pp) {
-  M* mp = pp->m;
-  if (mp == nullptr) return;
-  if (G* gp = mp->curg) __atomic_store_n(&gp->preempt, true, __ATOMIC_RELAXED);
-}
-
-// Retakes Ps blocked in system calls and marks long-running goroutines (Go's retake).
-// Returns how many Ps it took.
-int retake(std::int64_t now) {
+// Retakes Ps blocked in system calls and preempts long-running goroutines (Go's retake).
+// Returns how many Ps it took; *next_preempt is the earliest future time a running
+// goroutine's slice ends (0: none). batch: sysmon woke for a slice's end; goroutines whose
+// slices end within kBatch of it are preempted in the same tick.
+int retake(std::int64_t now, bool batch, std::int64_t* next_preempt) {
   int n = 0;
+  std::int64_t slice = timeslice_ns();
+  // A running goroutine is signalled early by the usual signal latency, so that it leaves its
+  // M on time, and with those whose slices end soon when this tick ends one (batch).
+  std::int64_t signal_at = slice - preempt_lead_ns();
+  std::int64_t horizon = batch ? now + std::min(slice / 4, kBatchMaxNs) : now;
+  *next_preempt = 0;
   std::int32_t procs = gomaxprocs_now.load();
   for (std::int32_t i = 0; i < procs; i++) {
     P* pp = allp[i];
@@ -77,9 +91,21 @@ int retake(std::int64_t now) {
       std::uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
       if (pd.schedtick != t) {
         pd.schedtick = t;
-        pd.schedwhen = now;
-      } else if (pd.schedwhen + kForcePreemptNs <= now) {
-        if (s == kPrunning) preemptone(pp);
+        // When the goroutine started: now, as Go takes it, unless the P switched because
+        // it was preempted since the last change we saw; then the switch time, which it
+        // recorded (a time-sliced goroutine gets its whole slice, not slice minus our lag).
+        std::int64_t switched = pp->preempted_at.load(std::memory_order_relaxed);
+        pd.schedwhen = switched > pd.schedwhen && switched <= now ? switched : now;
+      }
+      if (s == kPrunning) {
+        std::int64_t due = pd.schedwhen + signal_at;
+        if (due <= horizon) {
+          preemptone(pp, nullptr);
+        } else if (*next_preempt == 0 || due < *next_preempt) {
+          // (One already due waits for its signal or its next runtime call: no busy ticks.)
+          *next_preempt = due;
+        }
+      } else if (pd.schedwhen + slice <= now) {
         // In a syscall, preemptone can't work: there is no M wired to the P.
         sysretake = true;
       }
@@ -161,15 +187,24 @@ void* sysmon(void*) {
   prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
   std::int64_t delay = 0;
   int idle = 0;  // how many cycles in succession we had not woken somebody up
+  // Never sleep through more than half a time slice (see the file comment).
+  std::int64_t max_delay = std::clamp(timeslice_ns() / 2000, kMinDelayUs, kMaxDelayUs);
+  std::int64_t next_preempt = 0;  // from retake
   while (!stop.load()) {
     if (idle == 0) {  // start with 20 µs sleep...
       delay = kMinDelayUs;
     } else if (idle > kIdleTicksBeforeBackoff) {  // start doubling the sleep after 1 ms...
       delay *= 2;
     }
-    if (delay > kMaxDelayUs) delay = kMaxDelayUs;  // up to 10 ms
+    if (delay > max_delay) delay = max_delay;  // up to 10 ms (Go), half a slice (urgent)
     delay_us.store(delay, std::memory_order_relaxed);
-    nap(delay);
+    // Wake for the next slice that ends before then (urgent: Go ticks blindly).
+    std::int64_t sleep = delay;
+    if (next_preempt != 0) {
+      std::int64_t until = (next_preempt - nanotime()) / 1000;
+      sleep = std::clamp<std::int64_t>(until, 1, delay);
+    }
+    nap(sleep);
     if (stop.load()) break;
     ticks.fetch_add(1, std::memory_order_relaxed);
     std::int64_t now = nanotime();
@@ -189,7 +224,8 @@ void* sysmon(void*) {
       injectglist(&list);
     }
     // Retake Ps blocked in syscalls and preempt long running Gs.
-    if (retake(now) != 0) {
+    bool deadline = next_preempt != 0 && next_preempt <= now;
+    if (retake(now, deadline, &next_preempt) != 0) {
       idle = 0;
     } else {
       idle++;

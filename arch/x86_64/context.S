@@ -24,7 +24,7 @@
 
 #include "context_offsets.h"
 
-    .text
+    .section urgent_text, "ax", @progbits   // runtime code: never preempted (preempt.cc)
     .globl  urgent_ctx_switch
     .type   urgent_ctx_switch, @function
     .p2align 4

@@ -1,9 +1,13 @@
-// arch/x86_64/sigctxt.h: reading the interrupted state out of a signal handler's ucontext.
+// arch/x86_64/sigctxt.h: reading and rewriting the interrupted state in a signal handler's
+// ucontext (Go's sigctxt, signal_amd64.go).
 #pragma once
 
 #include <sys/ucontext.h>
 
 #include <cstdint>
+
+#include "context_offsets.h"
+#include "cpu.h"
 
 namespace urgent::arch {
 
@@ -15,6 +19,21 @@ inline std::uintptr_t sigctxt_pc(const void* uctx) {
 inline std::uintptr_t sigctxt_sp(const void* uctx) {
   return static_cast<std::uintptr_t>(
       static_cast<const ucontext_t*>(uctx)->uc_mcontext.gregs[REG_RSP]);
+}
+
+static_assert(kRedZone == URGENT_RED_ZONE, "preempt.S releases the red zone with ret $128");
+
+// Makes the interrupted code "call" fn when the handler returns (Go's pushCall): the
+// interrupted pc becomes the return address, stored *below* the red zone so that a leaf
+// function's data there survives; fn (urgent_async_preempt) releases the gap itself with
+// `ret $128`. Bytes it needs below the interrupted sp: kPushCallBytes.
+inline constexpr std::uintptr_t kPushCallBytes = kRedZone + 8;
+inline void sigctxt_push_call(void* uctx, void (*fn)()) {
+  auto* gregs = static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs;
+  std::uintptr_t sp = static_cast<std::uintptr_t>(gregs[REG_RSP]) - kPushCallBytes;
+  *reinterpret_cast<std::uint64_t*>(sp) = static_cast<std::uint64_t>(gregs[REG_RIP]);
+  gregs[REG_RSP] = static_cast<greg_t>(sp);
+  gregs[REG_RIP] = static_cast<greg_t>(reinterpret_cast<std::uintptr_t>(fn));
 }
 
 }  // namespace urgent::arch

@@ -12,6 +12,7 @@
 #include "urgent/net.h"        // IWYU pragma: export
 #include "urgent/once.h"       // IWYU pragma: export
 #include "urgent/panic.h"      // IWYU pragma: export
+#include "urgent/preempt.h"    // IWYU pragma: export
 #include "urgent/run.h"        // IWYU pragma: export
 #include "urgent/rwmutex.h"    // IWYU pragma: export
 #include "urgent/sched.h"      // IWYU pragma: export

@@ -1,0 +1,346 @@
+// runtime/preempt.cc: goroutine preemption, cooperative and asynchronous (Go's preempt.go,
+// proc.go's preemptone/preemptM, signal_unix.go's doSigPreempt, signal_amd64.go's pushCall).
+//
+// Design and invariants:
+// - sysmon's retake calls preemptone for a P whose schedtick has not moved for one time
+//   slice (URGENT_TIMESLICE, default 10 ms). preemptone sets the running goroutine's
+//   cooperative flag (G::preempt) and, unless async preemption is off, sends SIGURG to its M
+//   with tgkill, but only if M::signal_pending was 0 (CAS to 1): signals of one kind do not
+//   queue, so a second would be lost anyway (Go's signalPending, issue 37741).
+// - The SIGURG handler (signal_unix.cc) runs on the M's sigaltstack, on the thread of the
+//   goroutine it interrupted. doSigPreempt takes the preemption only at an async safe point
+//   (asyncSafePoint): the goroutine was asked to yield and is the M's running goroutine; it
+//   is not switching (ctx.sp is non-null); the thread holds no runtime lock (tls_locks_held,
+//   m->locks); no NoPreempt scope is open; the pc is in the main executable but not in
+//   urgent's own code (the `urgent_text` section: every runtime object file's code, renamed
+//   by the Makefile, plus the assembly); the goroutine has async_preempt_stack bytes of stack
+//   left. Anything else is deferred, counted by reason: the cooperative flag stays set, so
+//   the goroutine yields at its next runtime call (checkPreempt), and sysmon signals again on
+//   a later tick while the slice stays overrun.
+// - Taking it: sigctxt_push_call rewrites the ucontext so that the thread, on return from
+//   the handler, "calls" urgent_async_preempt (arch/x86_64/preempt.S) at the interrupted pc,
+//   below the red zone. The trampoline saves every register and the XSAVE state and calls
+//   urgent_async_preempt2, which yields like gosched: the goroutine goes to the global run
+//   queue and the M runs another (Go's gopreempt_m). Resumed on any M, the trampoline
+//   restores everything and returns to the interrupted pc.
+// - Code in other shared objects (libc, libstdc++, the vdso, a sanitizer runtime) is never
+//   interrupted: malloc holds locks and thread caches, and a goroutine resumed on another
+//   thread would use the wrong ones. Such a goroutine is preempted when it returns to its
+//   own code and the next signal finds it there, or at its next runtime call.
+// - Everything the handler reads is written before the handler is installed (the code
+//   ranges, the XSAVE size) or is atomic or owned by the interrupted thread itself.
+#include "preempt.h"
+
+#include <link.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "lock.h"
+#include "log.h"
+#include "proc.h"
+#include "runtime2.h"
+#include "sigctxt.h"
+#include "urgent/preempt.h"
+#include "urgent/sched.h"
+#include "urgent/stats.h"
+#include "xsave.h"
+
+// The bounds of the runtime's own code: the linker defines __start_/__stop_ for a section
+// whose name is a C identifier, with no linker script.
+extern "C" const char __start_urgent_text[];
+extern "C" const char __stop_urgent_text[];
+
+std::uint64_t urgent_xsave_size = 0;
+
+namespace urgent::rt {
+namespace {
+
+// Stack a preemption needs below the interrupted sp, besides the XSAVE area (CPUID's size:
+// 2.7 KiB with AVX-512, 11 KiB with AMX tiles): the red zone and return address, the GPRs and
+// flags, alignment, and the frames of urgent_async_preempt2 -> gosched -> schedule (a few
+// KiB; much more under ASan).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uintptr_t kAsyncPreemptFrames = 64 * 1024;
+#else
+constexpr std::uintptr_t kAsyncPreemptFrames = 16 * 1024;
+#endif
+std::uintptr_t async_preempt_stack = kAsyncPreemptFrames;  // + urgent_xsave_size
+
+struct CodeRange {
+  std::uintptr_t lo = 0, hi = 0;
+  bool contains(std::uintptr_t pc) const { return pc >= lo && pc < hi; }
+};
+constexpr int kMaxTextRanges = 8;
+CodeRange main_text[kMaxTextRanges];  // the main executable's executable segments
+int main_text_n = 0;
+CodeRange runtime_text;  // urgent_text
+
+std::int64_t timeslice = 10'000'000;
+bool async_enabled = false;
+
+enum class Verdict { kSafe, kRuntime, kLocks, kDisabled, kForeign, kStack };
+
+struct Counters {
+  std::atomic<std::uint64_t> requests{0}, signals{0}, async{0}, cooperative{0}, stale{0};
+  std::atomic<std::uint64_t> deferred[6]{};  // by Verdict (kSafe unused)
+};
+Counters counters;
+
+// A log-linear histogram of preemption latencies (ns): 16 buckets per power of two, so a
+// percentile is within ~3% of the truth. Lock-free: every M adds to it.
+class LatencyHistogram {
+ public:
+  void record(std::int64_t ns) {
+    if (ns < 1) ns = 1;
+    buckets_[index(static_cast<std::uint64_t>(ns))].fetch_add(1, std::memory_order_relaxed);
+    std::int64_t m = max_.load(std::memory_order_relaxed);
+    while (ns > m && !max_.compare_exchange_weak(m, ns, std::memory_order_relaxed)) {
+    }
+  }
+  void reset() {
+    for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
+    max_.store(0, std::memory_order_relaxed);
+  }
+  PreemptLatency summary() const {
+    std::uint64_t counts[kBuckets], total = 0;
+    for (int i = 0; i < kBuckets; i++)
+      total += counts[i] = buckets_[i].load(std::memory_order_relaxed);
+    PreemptLatency s;
+    s.count = total;
+    s.max = std::chrono::nanoseconds(max_.load(std::memory_order_relaxed));
+    if (total == 0) return s;
+    auto at = [&](std::uint64_t rank) {
+      std::uint64_t seen = 0;
+      for (int i = 0; i < kBuckets; i++) {
+        seen += counts[i];
+        if (seen > rank) return std::chrono::nanoseconds(midpoint(i));
+      }
+      return s.max;
+    };
+    s.p50 = at(total / 2);
+    s.p99 = at(total * 99 / 100);
+    return s;
+  }
+
+ private:
+  static constexpr int kSub = 16;  // buckets per power of two
+  static constexpr int kBuckets = 64 * kSub;
+  static int index(std::uint64_t ns) {
+    if (ns < kSub) return static_cast<int>(ns);
+    int log = 63 - __builtin_clzll(ns);  // >= 4
+    int sub = static_cast<int>((ns >> (log - 4)) & (kSub - 1));
+    return (log - 3) * kSub + sub;
+  }
+  static std::int64_t midpoint(int i) {
+    if (i < kSub) return i;
+    int log = i / kSub + 3;
+    std::int64_t lo = (std::int64_t{1} << log) + (std::int64_t{i % kSub} << (log - 4));
+    return lo + (std::int64_t{1} << (log - 4)) / 2;
+  }
+  std::atomic<std::uint64_t> buckets_[kBuckets]{};
+  std::atomic<std::int64_t> max_{0};
+};
+LatencyHistogram latency;
+
+// A moving average of the preemption latency (ns, weight 1/8): sysmon sends the signal this
+// much before a slice ends, so that the goroutine leaves its M when it does.
+std::atomic<std::int64_t> latency_avg{0};
+
+void count(std::atomic<std::uint64_t>& c) {
+  c.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool libc_shared = false;  // libc is a shared object (not linked into the executable)
+
+int find_main_text(dl_phdr_info* info, std::size_t, void* first) {
+  if (std::strstr(info->dlpi_name, "libc.so") != nullptr) libc_shared = true;
+  if (!*static_cast<bool*>(first)) return 0;
+  *static_cast<bool*>(first) = false;
+  // The first object dl_iterate_phdr reports is the main program.
+  for (int i = 0; i < info->dlpi_phnum && main_text_n < kMaxTextRanges; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    main_text[main_text_n++] = CodeRange{lo, lo + ph.p_memsz};
+  }
+  return 0;
+}
+
+bool in_main_text(std::uintptr_t pc) {
+  for (int i = 0; i < main_text_n; i++) {
+    if (main_text[i].contains(pc)) return true;
+  }
+  return false;
+}
+
+// Go's isAsyncSafePoint, for C++: may gp, running on mp and interrupted at pc with stack
+// pointer sp, be switched out right here?
+Verdict asyncSafePoint(M* mp, G* gp, std::uintptr_t pc, std::uintptr_t sp) {
+  // Between execute and a switch, G, M and P agree; anything else is the scheduler at work.
+  if (gp->m != mp || mp->p == nullptr) return Verdict::kRuntime;
+  // Publishing itself before a switch (publish-before-save, HACKING.md): ctx.sp is null.
+  if (__atomic_load_n(&gp->ctx.sp, __ATOMIC_RELAXED) == nullptr) return Verdict::kRuntime;
+  if (tls_locks_held != 0 || mp->locks != 0) return Verdict::kLocks;
+  if (gp->preemptoff != 0) return Verdict::kDisabled;
+  if (runtime_text.contains(pc)) return Verdict::kRuntime;
+  if (!in_main_text(pc)) return Verdict::kForeign;
+  if (sp < gp->stack_lo + async_preempt_stack || sp > gp->stack_hi) return Verdict::kStack;
+  return Verdict::kSafe;
+}
+
+void preemptM(M* mp) {
+  std::uint32_t expected = 0;
+  if (!mp->signal_pending.compare_exchange_strong(expected, 1)) return;
+  count(counters.signals);
+  mp->preempt_sent.store(nanotime(), std::memory_order_relaxed);
+  syscall(SYS_tgkill, getpid(), mp->tid, SIGURG);
+}
+
+}  // namespace
+
+void preempt_init(std::int64_t timeslice_ns, bool asyncpreemptoff) {
+  timeslice = timeslice_ns;
+  main_text_n = 0;
+  libc_shared = false;
+  bool first = true;
+  dl_iterate_phdr(find_main_text, &first);
+  runtime_text = CodeRange{reinterpret_cast<std::uintptr_t>(__start_urgent_text),
+                           reinterpret_cast<std::uintptr_t>(__stop_urgent_text)};
+  bool xsave = arch::xsave_init();
+  async_preempt_stack = kAsyncPreemptFrames + urgent_xsave_size;
+  latency.reset();
+  latency_avg.store(0, std::memory_order_relaxed);
+  async_enabled = !asyncpreemptoff && xsave && main_text_n > 0 && libc_shared;
+  if (!asyncpreemptoff && !xsave) {
+    std::fprintf(stderr, "urgent: no usable XSAVE (OSXSAVE): asynchronous preemption is off\n");
+  } else if (!asyncpreemptoff && !libc_shared) {
+    // Statically linked: malloc would be inside the executable, where the handler preempts.
+    std::fprintf(stderr, "urgent: libc is linked statically: asynchronous preemption is off\n");
+  }
+  for (auto* c : {&counters.requests, &counters.signals, &counters.async, &counters.cooperative,
+                  &counters.stale}) {
+    c->store(0, std::memory_order_relaxed);
+  }
+  for (auto& c : counters.deferred) c.store(0, std::memory_order_relaxed);
+  log::debug("preemption: time slice {} ns, async {}, XSAVE area {} bytes", timeslice,
+             async_enabled ? "on" : "off", urgent_xsave_size);
+}
+
+std::int64_t timeslice_ns() {
+  return timeslice;
+}
+
+std::int64_t preempt_lead_ns() {
+  return std::clamp<std::int64_t>(latency_avg.load(std::memory_order_relaxed), 0, timeslice / 2);
+}
+
+bool async_preempt_enabled() {
+  return async_enabled;
+}
+
+bool preemptone(P* pp, M* mp_self) {
+  M* mp = pp->m;
+  if (mp == nullptr || mp == mp_self) return false;
+  G* gp = mp->curg;
+  if (gp == nullptr) return false;
+  __atomic_store_n(&gp->preempt, true, __ATOMIC_RELAXED);
+  count(counters.requests);
+  if (async_enabled) preemptM(mp);
+  return true;
+}
+
+void doSigPreempt(M* mp, void* uctx) {
+  G* gp = mp->curg;
+  if (gp != nullptr && __atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) &&
+      gp->atomicstatus.load(std::memory_order_relaxed) == kGrunning) {
+    Verdict v = asyncSafePoint(mp, gp, arch::sigctxt_pc(uctx), arch::sigctxt_sp(uctx));
+    if (v == Verdict::kSafe) {
+      arch::sigctxt_push_call(uctx, urgent_async_preempt);
+      count(counters.async);
+    } else {
+      count(counters.deferred[static_cast<int>(v)]);
+    }
+  } else if (mp->signal_pending.load(std::memory_order_relaxed) != 0) {
+    count(counters.stale);  // ours, but the goroutine already yielded (or none runs)
+  }
+  mp->signal_pending.store(0, std::memory_order_release);
+}
+
+void checkPreempt(G* gp) {
+  if (!__atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) || gp->preemptoff != 0) return;
+  count(counters.cooperative);
+  gp->m->p->preempted_at.store(nanotime(), std::memory_order_relaxed);
+  gosched();
+}
+
+PreemptCounters preempt_counters() {
+  auto d = [](Verdict v) {
+    return counters.deferred[static_cast<int>(v)].load(std::memory_order_relaxed);
+  };
+  return {counters.requests.load(std::memory_order_relaxed),
+          counters.signals.load(std::memory_order_relaxed),
+          counters.async.load(std::memory_order_relaxed),
+          counters.cooperative.load(std::memory_order_relaxed),
+          counters.stale.load(std::memory_order_relaxed),
+          d(Verdict::kRuntime),
+          d(Verdict::kLocks),
+          d(Verdict::kDisabled),
+          d(Verdict::kForeign),
+          d(Verdict::kStack)};
+}
+
+}  // namespace urgent::rt
+
+// Called by urgent_async_preempt on the goroutine's stack, after the handler returned and
+// every register is saved: yield as gosched does (Go's asyncPreempt2 -> gopreempt_m).
+extern "C" void urgent_async_preempt2() {
+  using namespace urgent::rt;
+  M* mp = getm();
+  std::int64_t now = nanotime();
+  std::int64_t took = now - mp->preempt_sent.load(std::memory_order_relaxed);
+  latency.record(took);
+  std::int64_t avg = latency_avg.load(std::memory_order_relaxed);
+  latency_avg.store(avg + (took - avg) / 8, std::memory_order_relaxed);
+  mp->p->preempted_at.store(now, std::memory_order_relaxed);
+  urgent::gosched();
+}
+
+namespace urgent {
+
+void preempt_point() {
+  rt::M* mp = rt::getm();
+  if (rt::G* gp = mp != nullptr ? mp->curg : nullptr) rt::checkPreempt(gp);
+}
+
+NoPreempt::NoPreempt() {
+  rt::M* mp = rt::getm();
+  rt::G* gp = mp != nullptr ? mp->curg : nullptr;
+  if (gp != nullptr) gp->preemptoff++;
+  g_ = gp;
+}
+
+NoPreempt::~NoPreempt() {
+  auto* gp = static_cast<rt::G*>(g_);
+  if (gp == nullptr) return;
+  if (--gp->preemptoff == 0) rt::checkPreempt(gp);
+}
+
+std::chrono::nanoseconds timeslice() {
+  return std::chrono::nanoseconds(rt::timeslice);
+}
+
+bool async_preemption() {
+  return rt::runtime_running() && rt::async_enabled;
+}
+
+PreemptLatency preempt_latency() {
+  return rt::latency.summary();
+}
+
+}  // namespace urgent
