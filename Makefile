@@ -139,7 +139,14 @@ test: all
 bench: all
 	$(Q)scripts/compare.sh --target spawn=0.25 --target yield=0.5 --target pingpong=0.5 \
 	  --target chanbuf=0.8 --target mutex=1.0 --target handoff50=1.0 --floor echo=1.0 \
-	  spawn yield pingpong chanbuf mutex select sleep50 sleep99 handoff50 handoffmax echo
+	  --target probe50=1.0 --target probe99=1.0 \
+	  spawn yield pingpong chanbuf mutex select sleep50 sleep99 handoff50 handoffmax echo \
+	  probe50 probe99
+	$(Q)for s in 100us 50us; do echo "URGENT_TIMESLICE=$$s (target: p99 <= 3x the slice)"; \
+	  URGENT_TIMESLICE=$$s $(BUILD)/bin/urgent-bench probe 1000; done
+	$(Q)echo "preemption latency (target: p50 <= 1.15x the tgkill->handler floor)"; \
+	  $(BUILD)/bin/urgent-bench preemptlat
+	$(Q)$(BUILD)/bin/urgent-bench overhead
 	$(Q)$(BUILD)/bin/urgent-micro --benchmark_min_time=0.2
 
 lab: all

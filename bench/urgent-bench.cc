@@ -39,10 +39,31 @@
 //          (urgent::File) and its exit awaited with urgent::sys::waitpid, so the server's
 //          goroutines keep running meanwhile. value = the round trips per second it reports
 //          (higher is better). The warm-up is a 200 ms run. Default GOMAXPROCS.
+//   probe50, probe99 (n = 200, us-probe-p50, us-probe-p99): preemption seen from a sleeper.
+//          At GOMAXPROCS=1 (restored afterwards) one goroutine spins with no calls at all;
+//          main sleeps 1 ms n times and records how late each sleep returns (it can only
+//          wake when the spinner is preempted), in µs. Time slice: URGENT_TIMESLICE.
+//   probe  (n = 200): the same samples as one line for humans,
+//          `probe p50 <us> us p99 <us> us max <us> us`.
+//   preemptlat (n = 2000): a report, in one process: the raw cross-CPU signal latency (a
+//          thread spinning, another timing tgkill(SIGUSR1) until the handler runs: the floor
+//          of any signal preemption), n/2 samples before and n/2 after; in between, urgent::run
+//          at GOMAXPROCS=1 with one spinning goroutine until n preemptions are taken
+//          (URGENT_TIMESLICE, default 500us here), and urgent::preempt_latency(): from
+//          sysmon's decision to the goroutine entering the scheduler. Prints both and the
+//          ratio of the medians (no warm-up; runs urgent::run itself).
+//   overhead (n = 100): a report: the cost of preemption for CPU-bound goroutines. Four
+//          goroutines each do n million steps of an LCG without any call, at GOMAXPROCS=2;
+//          wall time with GODEBUG=asyncpreemptoff=1 (nothing preempts them) and at time
+//          slices 10ms, 1ms, 100us and 50us, 5 rounds alternating, medians; prints each
+//          relative to preemption off (runs urgent::run itself, once per measurement). Next
+//          to each, the machine's floor: the same work on two plain threads that each take a
+//          POSIX-timer signal (no-op handler) every slice.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <urgent/urgent.h>
 
@@ -61,6 +82,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -76,6 +98,8 @@ struct Workload {
   long warmup_n = 0;      // n of the warm-up run; 0: n / 10 (no warm-up when n < 10)
   // Instead of run: returns the whole line to print (a report for humans).
   std::string (*report)(long n) = nullptr;
+  // Instead of both: a report that calls urgent::run itself (no warm-up).
+  std::string (*standalone)(long n) = nullptr;
 };
 
 // The value at index size*pct/100 of sorted samples (clamped to the last one): pct 50 is the
@@ -277,6 +301,252 @@ std::string handoffReport(long n) {
   return line;
 }
 
+// A goroutine body that never calls into urgent until stop is set: only a signal preempts it.
+void spinUntil(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+  }
+}
+
+// probe50 / probe99 / probe: n samples (sorted, µs) of how late sleep_for(1ms) returns while
+// a goroutine spins at GOMAXPROCS=1; see the top of this file.
+std::vector<double> probeLateness(long n) {
+  int old = urgent::gomaxprocs(1);
+  std::atomic<bool> stop{false};
+  urgent::WaitGroup wg;
+  wg.add(1);
+  urgent::go([&] {
+    spinUntil(stop);
+    wg.done();
+  });
+  std::vector<double> late = sleepLateness(n);
+  stop.store(true);
+  wg.wait();
+  urgent::gomaxprocs(old);
+  return late;
+}
+double probe50(long n) {
+  return percentile(probeLateness(n), 50);
+}
+double probe99(long n) {
+  return percentile(probeLateness(n), 99);
+}
+std::string probeReport(long n) {
+  auto l = probeLateness(n);
+  char line[128];
+  std::snprintf(line, sizeof line, "probe p50 %.1f us p99 %.1f us max %.1f us", percentile(l, 50),
+                percentile(l, 99), percentile(l, 100));
+  return line;
+}
+
+// Sets (or, with null, unsets) an environment variable until destroyed.
+class EnvOverride {
+ public:
+  EnvOverride(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~EnvOverride() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  EnvOverride(const EnvOverride&) = delete;
+  EnvOverride& operator=(const EnvOverride&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The floor of signal preemption: n samples (µs) of tgkill(SIGUSR1) from one thread until
+// the handler runs on another thread that spins (no urgent involved).
+std::atomic<std::int64_t> floor_handled{0};
+void floorHandler(int) {
+  floor_handled.store(nanotime(), std::memory_order_release);
+}
+std::vector<double> signalFloor(long n) {
+  struct sigaction sa, old;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = floorHandler;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, &old);
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+  std::thread target([&] {
+    tid.store(static_cast<pid_t>(::gettid()));
+    spinUntil(stop);
+  });
+  while (tid.load() == 0) {
+  }
+  std::vector<double> lat;
+  for (long i = 0; i < n; i++) {
+    floor_handled.store(0);
+    std::int64_t t0 = nanotime();
+    ::tgkill(::getpid(), tid.load(), SIGUSR1);
+    std::int64_t t1;
+    while ((t1 = floor_handled.load(std::memory_order_acquire)) == 0) {
+    }
+    lat.push_back(static_cast<double>(t1 - t0) / 1e3);
+    ::usleep(200);  // like sysmon between ticks: the sender sleeps, the target spins
+  }
+  stop.store(true);
+  target.join();
+  sigaction(SIGUSR1, &old, nullptr);
+  return lat;
+}
+
+std::string preemptlatReport(long n) {
+  std::vector<double> floor = signalFloor(n / 2);
+  EnvOverride slice("URGENT_TIMESLICE",
+                    std::getenv("URGENT_TIMESLICE") ? std::getenv("URGENT_TIMESLICE") : "500us");
+  EnvOverride procs("GOMAXPROCS", "1");
+  urgent::PreemptLatency lat;
+  bool async = false;
+  urgent::run([&] {
+    async = urgent::async_preemption();
+    std::atomic<bool> stop{false};
+    urgent::WaitGroup wg;
+    wg.add(1);
+    urgent::go([&] {
+      spinUntil(stop);
+      wg.done();
+    });
+    while (async && urgent::preempt_latency().count < static_cast<std::uint64_t>(n)) {
+      urgent::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop.store(true);
+    wg.wait();
+    lat = urgent::preempt_latency();
+  });
+  if (!async) throw std::runtime_error("asynchronous preemption is off");
+  std::vector<double> after = signalFloor(n - n / 2);
+  floor.insert(floor.end(), after.begin(), after.end());
+  std::sort(floor.begin(), floor.end());
+  auto us = [](std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e3; };
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "preemptlat p50 %.1f us p99 %.1f us max %.1f us (%llu preemptions, slice %s)\n"
+                "tgkill->handler p50 %.1f us p99 %.1f us max %.1f us (%zu samples)\n"
+                "ratio p50 %.3f",
+                us(lat.p50), us(lat.p99), us(lat.max), static_cast<unsigned long long>(lat.count),
+                std::getenv("URGENT_TIMESLICE"), percentile(floor, 50), percentile(floor, 99),
+                percentile(floor, 100), floor.size(), us(lat.p50) / percentile(floor, 50));
+  return line;
+}
+
+// overhead: wall time (ms) of four goroutines doing `steps` LCG steps each, no calls, at
+// GOMAXPROCS=2, in a fresh urgent::run with the given time slice (null: preemption off).
+double cpuBoundMs(long steps, const char* slice) {
+  EnvOverride ts("URGENT_TIMESLICE", slice);
+  EnvOverride debug("GODEBUG", slice == nullptr ? "asyncpreemptoff=1" : nullptr);
+  EnvOverride procs("GOMAXPROCS", "2");
+  double ms = 0;
+  urgent::run([&] {
+    std::atomic<std::uint64_t> sink{0};
+    urgent::WaitGroup wg;
+    wg.add(4);
+    auto t0 = Clock::now();
+    for (int g = 0; g < 4; g++) {
+      urgent::go([&, g] {
+        std::uint64_t x = static_cast<std::uint64_t>(g);
+        for (long i = 0; i < steps; i++) {
+          x = x * 6364136223846793005ull + 1442695040888963407ull;
+          __asm__ volatile("" : "+r"(x));  // one step per iteration, not folded away
+        }
+        sink += x;
+        wg.done();
+      });
+    }
+    wg.wait();
+    ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  });
+  return ms;
+}
+
+// The machine's floor for that cost: the same work on two plain threads, each interrupted
+// every period_ns by its own POSIX timer delivering a signal to a no-op handler (no runtime,
+// no sysmon, no switch; period 0: no timer). Wall time in ms.
+void noopHandler(int) {}
+double timerSignalMs(long steps, std::int64_t period_ns) {
+  struct sigaction sa, old;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = noopHandler;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR2, &sa, &old);
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 2; k++) {
+    threads.emplace_back([steps, period_ns, k] {
+      timer_t timer{};
+      if (period_ns > 0) {
+        sigevent se{};
+        se.sigev_notify = SIGEV_THREAD_ID;
+        se.sigev_signo = SIGUSR2;
+        se._sigev_un._tid = ::gettid();
+        if (timer_create(CLOCK_MONOTONIC, &se, &timer) != 0)
+          throw std::system_error(errno, std::generic_category(), "timer_create");
+        itimerspec its{{0, period_ns}, {0, period_ns}};
+        timer_settime(timer, 0, &its, nullptr);
+      }
+      std::uint64_t x = static_cast<std::uint64_t>(k);
+      for (long i = 0; i < 2 * steps; i++) {  // two goroutines' worth per thread
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        __asm__ volatile("" : "+r"(x));
+      }
+      if (period_ns > 0) timer_delete(timer);
+    });
+  }
+  for (auto& t : threads) t.join();
+  sigaction(SIGUSR2, &old, nullptr);
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string overheadReport(long n) {
+  struct Config {
+    const char* slice;      // URGENT_TIMESLICE; null: preemption off
+    std::int64_t floor_ns;  // the bare timer's period
+  };
+  const Config configs[] = {
+      {nullptr, 0}, {"10ms", 10'000'000}, {"1ms", 1'000'000}, {"100us", 100'000}, {"50us", 50'000}};
+  constexpr int kConfigs = 5, kRounds = 5;
+  std::vector<double> ms[kConfigs], floor[kConfigs];
+  long steps = n * 1'000'000;
+  cpuBoundMs(steps / 10, nullptr);  // warm-up: page faults, CPU frequency
+  for (int r = 0; r < kRounds; r++) {
+    for (int c = 0; c < kConfigs; c++) {
+      ms[c].push_back(cpuBoundMs(steps, configs[c].slice));
+      floor[c].push_back(timerSignalMs(steps, configs[c].floor_ns));
+    }
+  }
+  for (int c = 0; c < kConfigs; c++) {
+    std::sort(ms[c].begin(), ms[c].end());
+    std::sort(floor[c].begin(), floor[c].end());
+  }
+  double off = percentile(ms[0], 50), floor_off = percentile(floor[0], 50);
+  std::string out = "overhead: 4 goroutines x " + std::to_string(n) +
+                    "M LCG steps, GOMAXPROCS=2, medians of " + std::to_string(kRounds) +
+                    " rounds\n  (floor: the same work on 2 threads, each taking a timer signal "
+                    "every slice, no runtime)";
+  char line[200];
+  std::snprintf(line, sizeof line, "\n  preemption off  %8.1f ms           floor %8.1f ms", off,
+                floor_off);
+  out += line;
+  for (int c = 1; c < kConfigs; c++) {
+    double m = percentile(ms[c], 50), f = percentile(floor[c], 50);
+    std::snprintf(line, sizeof line,
+                  "\n  slice %-8s  %8.1f ms  %+6.1f%%   floor %8.1f ms  %+6.1f%%", configs[c].slice,
+                  m, (m / off - 1) * 100, f, (f / floor_off - 1) * 100);
+    out += line;
+  }
+  return out;
+}
+
 // echo: a TCP echo server driven for ms milliseconds by urgent-echo-client (100
 // connections, one 64-byte message in flight on each); returns the round trips per second
 // the client reports. Throws std::runtime_error when anything fails.
@@ -397,6 +667,12 @@ const std::map<std::string, Workload> kWorkloads = {
     {"handoffmax", {200, "us-handoff-max", handoffmax}},
     {"handoff", {.default_n = 200, .unit = nullptr, .run = nullptr, .report = handoffReport}},
     {"echo", {.default_n = 2000, .unit = "req/s", .run = echo, .warmup_n = 200}},
+    {"probe50", {200, "us-probe-p50", probe50}},
+    {"probe99", {200, "us-probe-p99", probe99}},
+    {"probe", {.default_n = 200, .unit = nullptr, .run = nullptr, .report = probeReport}},
+    {"preemptlat",
+     {.default_n = 2000, .unit = nullptr, .run = nullptr, .standalone = preemptlatReport}},
+    {"overhead", {.default_n = 100, .unit = nullptr, .run = nullptr, .standalone = overheadReport}},
 };
 
 [[noreturn]] void usage(const char* problem) {
@@ -420,6 +696,15 @@ int main(int argc, char** argv) {
     n = std::strtol(argv[2], &end, 10);
     if (errno != 0 || end == argv[2] || *end != '\0' || n <= 0) {
       usage((std::string("n must be a positive integer, got '") + argv[2] + "'").c_str());
+    }
+  }
+  if (w.standalone != nullptr) {
+    try {
+      std::printf("%s\n", w.standalone(n).c_str());
+      return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "urgent-bench: %s: %s\n", it->first.c_str(), e.what());
+      return 1;
     }
   }
   return urgent::run([&] {

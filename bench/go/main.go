@@ -57,6 +57,16 @@
 //	       value = the round trips per second it reports (higher is better).
 //	       The warm-up is a 200 ms run (not n/10).
 //
+//	probe50, probe99  (default n = 200, units us-probe-p50, us-probe-p99)
+//	       Preemption seen from a sleeper: with GOMAXPROCS(1) (restored
+//	       afterwards) one goroutine spins with no calls; main sleeps 1 ms n
+//	       times and records how late each sleep returns, in µs (it wakes only
+//	       when the spinner is preempted).
+//
+//	probe  (default n = 200)
+//	       The same samples as one line for humans:
+//	       "probe p50 <µs> us p99 <µs> us max <µs> us".
+//
 // To add a workload, write a func(n int) time.Duration that returns the
 // wall time of the measured part and register it in the workloads map
 // with its default n, its unit and how many operations each unit of n
@@ -75,6 +85,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -122,6 +133,8 @@ var percentileWorkloads = map[string]struct {
 	"sleep99":    {1000, "us-late-p99", 99, sleepLateness},
 	"handoff50":  {200, "us-handoff-p50", 50, handoffLatency},
 	"handoffmax": {200, "us-handoff-max", 100, handoffLatency},
+	"probe50":    {200, "us-probe-p50", 50, probeLateness},
+	"probe99":    {200, "us-probe-p99", 99, probeLateness},
 }
 
 // handoff prints handoffLatency's median and maximum on one line for humans (see the
@@ -157,6 +170,25 @@ func sleepLateness(n int) []float64 {
 		late = append(late, float64(time.Since(t0).Nanoseconds())/1e3-1000)
 	}
 	sort.Float64s(late)
+	return late
+}
+
+// probeLateness returns n samples (sorted, in µs) of how late time.Sleep(1ms) returns while
+// a goroutine spins without any call at GOMAXPROCS(1): main can only wake when the spinner
+// is preempted (by sysmon's SIGURG, every 10-20 ms in Go 1.19).
+func probeLateness(n int) []float64 {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		for !stop.Load() { // an intrinsic: no call, no cooperative preemption point
+		}
+		close(done)
+	}()
+	late := sleepLateness(n)
+	stop.Store(true)
+	<-done
 	return late
 }
 
@@ -396,7 +428,7 @@ func names() string {
 	for name := range rateWorkloads {
 		s = append(s, name)
 	}
-	s = append(s, "handoff")
+	s = append(s, "handoff", "probe")
 	sort.Strings(s)
 	return strings.Join(s, " ")
 }
@@ -417,8 +449,9 @@ func main() {
 	pw, isPercentile := percentileWorkloads[name]
 	rw, isRate := rateWorkloads[name]
 	isHandoff := name == "handoff"
+	isProbe := name == "probe"
 	w, ok := workloads[name]
-	if !ok && !isPercentile && !isRate && !isHandoff {
+	if !ok && !isPercentile && !isRate && !isHandoff && !isProbe {
 		usage(fmt.Sprintf("unknown workload %q", name))
 	}
 	n := w.defaultN
@@ -429,6 +462,8 @@ func main() {
 		n = rw.defaultN
 	case isHandoff:
 		n = handoffDefaultN
+	case isProbe:
+		n = percentileWorkloads["probe50"].defaultN
 	}
 	if len(args) == 2 {
 		v, err := strconv.Atoi(args[1])
@@ -442,6 +477,12 @@ func main() {
 		handoffLatency(n / 10) // warm-up
 		lat := handoffLatency(n)
 		fmt.Printf("handoff p50 %.1f us max %.1f us\n", percentile(lat, 50), percentile(lat, 100))
+		return
+	case isProbe:
+		probeLateness(n / 10) // warm-up
+		lat := probeLateness(n)
+		fmt.Printf("probe p50 %.1f us p99 %.1f us max %.1f us\n", percentile(lat, 50),
+			percentile(lat, 99), percentile(lat, 100))
 		return
 	case isPercentile:
 		pw.samples(n / 10) // warm-up
