@@ -135,6 +135,34 @@ void spin_until(const std::atomic<bool>& stop, std::atomic<long>* progress = nul
   }
 }
 
+// Goroutines that spin without calls (spin_until) until stop() or destruction; progress,
+// if given, counts their iterations. Lives inside urgent::run.
+class Spinners {
+ public:
+  explicit Spinners(int n = 1, std::atomic<long>* progress = nullptr) {
+    wg_.add(n);
+    for (int i = 0; i < n; i++) {
+      go([this, progress] {
+        spin_until(stop_, progress);
+        wg_.done();
+      });
+    }
+  }
+  ~Spinners() { stop(); }
+  Spinners(const Spinners&) = delete;
+  Spinners& operator=(const Spinners&) = delete;
+  void stop() {
+    stop_.store(true);
+    if (!stopped_) wg_.wait();
+    stopped_ = true;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  WaitGroup wg_;
+  bool stopped_ = false;
+};
+
 // errno through calls, never a cached address (see HACKING.md: errno is per goroutine).
 [[gnu::noinline]] void set_errno(int v) {
   errno = v;
@@ -147,21 +175,11 @@ void spin_until(const std::atomic<bool>& stop, std::atomic<long>* progress = nul
 // another spinning goroutine keeps making progress and a sleeper keeps waking up.
 TEST(Preempt, SpinnerDoesNotStarveOthersAtOneP) {
   ScopedEnv slice("URGENT_TIMESLICE", "1ms");
-  std::atomic<bool> stop{false};
   std::atomic<long> a{0}, b{0};
   int intervals = 0, b_advanced = 0;
   SchedStats st;
   test::run_with(1, [&] {
-    WaitGroup wg;
-    wg.add(2);
-    go([&] {
-      spin_until(stop, &a);
-      wg.done();
-    });
-    go([&] {
-      spin_until(stop, &b);
-      wg.done();
-    });
+    Spinners spin_a(1, &a), spin_b(1, &b);
     long last = b.load();
     for (int i = 0; i < 20; i++) {
       sleep_for(2ms);  // wakes only if a spinner is preempted
@@ -170,8 +188,8 @@ TEST(Preempt, SpinnerDoesNotStarveOthersAtOneP) {
       b_advanced += now != last;
       last = now;
     }
-    stop.store(true);
-    wg.wait();
+    spin_a.stop();
+    spin_b.stop();
     st = sched_stats();
   });
   EXPECT_EQ(intervals, 20);
@@ -265,17 +283,11 @@ TEST(Preempt, RedZoneSurvivesAStorm) {
 // builds check the heap).
 TEST(Preempt, MallocAndIostreamsUnderAStorm) {
   ScopedEnv slice("URGENT_TIMESLICE", "50us");
-  std::atomic<bool> stop{false};
   long rounds = 0;
   bool results_ok = true;
   SchedStats before, after;
   test::run_with(1, [&] {
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {  // the other goroutine, so that a preemption switches
-      spin_until(stop);
-      wg.done();
-    });
+    Spinners other;  // so that a preemption switches
     before = sched_stats();
     auto end = Clock::now() + 300ms;
     while (Clock::now() < end || rounds < 1000) {
@@ -295,8 +307,6 @@ TEST(Preempt, MallocAndIostreamsUnderAStorm) {
       rounds++;
     }
     after = sched_stats();
-    stop.store(true);
-    wg.wait();
   });
   EXPECT_TRUE(results_ok);
   EXPECT_GT(after.preempt_async - before.preempt_async, 0u);
@@ -409,24 +419,16 @@ TEST(Preempt, BlockingReadDuringAStormReturnsDataNotEintr) {
 TEST(Preempt, SignalsInsideLibcAreDeferred) {
   ScopedEnv slice("URGENT_TIMESLICE", "100us");
   std::string big(16 << 20, 'x');  // strlen takes ~1 ms on it, all of it inside libc
-  std::atomic<bool> stop{false};
   std::size_t total = 0;
   SchedStats before, after;
   test::run_with(1, [&] {
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      spin_until(stop);
-      wg.done();
-    });
+    Spinners other;
     before = sched_stats();
     for (int i = 0; i < 200; i++) {
       total += std::strlen(big.c_str());
       __asm__ volatile("" : "+r"(total));
     }
     after = sched_stats();
-    stop.store(true);
-    wg.wait();
   });
   EXPECT_EQ(total, 200u * big.size());
   EXPECT_GT(after.preempt_deferred_foreign - before.preempt_deferred_foreign, 0u);
@@ -474,17 +476,11 @@ TEST(Preempt, AsyncPreemptOffSendsNoSignals) {
 // and the signals that find it there are counted as deferred; leaving the scope yields.
 TEST(Preempt, NoPreemptScopeHoldsThePUntilItCloses) {
   ScopedEnv slice("URGENT_TIMESLICE", "100us");
-  std::atomic<bool> stop{false};
   std::atomic<long> b{0};
   long b_during = -1, b_before = -1;
   SchedStats before, after;
   test::run_with(1, [&] {
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      spin_until(stop, &b);
-      wg.done();
-    });
+    Spinners other(1, &b);
     ASSERT_TRUE(test::yield_until([&] { return b.load() > 0; }));
     before = sched_stats();
     {
@@ -497,8 +493,6 @@ TEST(Preempt, NoPreemptScopeHoldsThePUntilItCloses) {
     }
     // Out of the scope: the first preemption lets B run again.
     ASSERT_TRUE(test::yield_until([&] { return b.load() > b_before; }));
-    stop.store(true);
-    wg.wait();
   });
   EXPECT_EQ(b_during, 0) << "B ran while main was in a NoPreempt scope";
   EXPECT_GT(after.preempt_deferred_disabled - before.preempt_deferred_disabled, 0u);
@@ -512,19 +506,12 @@ TEST(Preempt, ProgramSigurgHandlerStillReceivesKill) {
   bool got = false;
   std::uint64_t signals = 0;
   test::run_with(2, [&] {
-    std::atomic<bool> stop{false};
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      spin_until(stop);
-      wg.done();
-    });
+    Spinners storm;  // sysmon signals it every slice meanwhile
     long base = program_sigurgs.load();
     kill(getpid(), SIGURG);
     got = test::yield_until([&] { return program_sigurgs.load() > base; });
     sleep_for(5ms);
-    stop.store(true);
-    wg.wait();
+    storm.stop();
     signals = sched_stats().preempt_signals;
   });
   EXPECT_TRUE(got);
@@ -556,25 +543,17 @@ TEST(Preempt, RuntimeCodeIsItsOwnSection) {
 // signal): the other goroutine keeps running at GOMAXPROCS=1.
 TEST(Preempt, SignalsInRuntimeCodeAreDeferred) {
   ScopedEnv slice("URGENT_TIMESLICE", "100us");
-  std::atomic<bool> stop{false};
   std::atomic<long> b{0};
   SchedStats before, after;
   long calls = 0;
   test::run_with(1, [&] {
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      spin_until(stop, &b);
-      wg.done();
-    });
+    Spinners other(1, &b);
     before = sched_stats();
     auto end = Clock::now() + 200ms;
     while (Clock::now() < end) {
       for (int i = 0; i < 1000; i++) calls += num_goroutine();  // allglock, in urgent_text
     }
     after = sched_stats();
-    stop.store(true);
-    wg.wait();
   });
   EXPECT_GT(calls, 0);
   EXPECT_GT(b.load(), 0) << "the spinner never ran";
@@ -633,22 +612,12 @@ TEST(Preempt, RunReturnsWhileAGoroutineSpins) {
 
 // Changing GOMAXPROCS stops the world: goroutines spinning without calls are preempted.
 TEST(Preempt, GomaxprocsChangeStopsSpinningGoroutines) {
-  std::atomic<bool> stop{false};
   int before = 0, after = 0;
   test::run_with(2, [&] {
-    WaitGroup wg;
-    wg.add(2);
-    for (int i = 0; i < 2; i++) {
-      go([&] {
-        spin_until(stop);
-        wg.done();
-      });
-    }
+    Spinners two(2);
     sleep_for(1ms);
     before = gomaxprocs(1);
     after = gomaxprocs(0);
-    stop.store(true);
-    wg.wait();
   });
   EXPECT_EQ(before, 2);
   EXPECT_EQ(after, 1);
