@@ -58,7 +58,7 @@ DEMOS := $(DEMO_SRCS:bench/demos/%.cc=$(BUILD)/bin/%)
 ECHO_CLIENT := $(BUILD)/bin/urgent-echo-client
 TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS)
 GO_BENCH := $(BUILD)/bin/urgent-bench-go
-GO_DEMOS := $(BUILD)/bin/demo1-go
+GO_DEMOS := $(patsubst bench/demos/go/%/main.go,$(BUILD)/bin/%-go,$(wildcard bench/demos/go/*/main.go))
 
 .PHONY: all deps test bench lab install clean format
 .SECONDARY:  # keep object files that pattern-rule chains would delete

@@ -150,27 +150,35 @@ std::optional<std::int64_t> parse_duration(const char* s, std::string* why) {
   return std::nullopt;
 }
 
-std::optional<bool> parse_godebug_asyncpreemptoff(const char* s, std::string* why,
-                                                  std::string* bad_value) {
-  std::optional<bool> off;
-  constexpr const char kName[] = "asyncpreemptoff=";
+bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* bad_value) {
+  struct Setting {
+    const char* name;
+    int Godebug::*value;
+  };
+  static constexpr Setting kSettings[] = {{"asyncpreemptoff", &Godebug::asyncpreemptoff},
+                                          {"schedtrace", &Godebug::schedtrace},
+                                          {"scheddetail", &Godebug::scheddetail}};
   for (const char* p = s; *p != '\0';) {
     const char* end = std::strchr(p, ',');
     std::string item(p, end ? static_cast<std::size_t>(end - p) : std::strlen(p));
     p = end ? end + 1 : p + item.size();
-    if (item.rfind(kName, 0) != 0) continue;
-    std::string value = item.substr(sizeof kName - 1);
-    if (value == "0") {
-      off = false;
-    } else if (parse_gomaxprocs(value.c_str(), why)) {  // a positive integer
-      off = true;
-    } else {
-      *why = "asyncpreemptoff takes a non-negative integer";
-      *bad_value = value;
-      return std::nullopt;
+    std::size_t eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = item.substr(0, eq), value = item.substr(eq + 1);
+    for (const Setting& set : kSettings) {
+      if (name != set.name) continue;
+      if (value == "0") {
+        out->*set.value = 0;
+      } else if (auto v = parse_gomaxprocs(value.c_str(), why)) {  // a positive int
+        out->*set.value = *v;
+      } else {
+        *why = name + " takes a non-negative integer";
+        *bad_value = value;
+        return false;
+      }
     }
   }
-  return off;
+  return true;
 }
 
 int getproccount() {
@@ -233,11 +241,13 @@ Config read_config() {
   }
   if (const char* s = std::getenv("GODEBUG"); s != nullptr && *s != '\0') {
     std::string why, bad;
-    if (auto off = parse_godebug_asyncpreemptoff(s, &why, &bad)) {
-      cfg.asyncpreemptoff = *off;
-    } else if (!bad.empty()) {
-      warn("GODEBUG", s, why + " (got \"" + bad + "\")", "asyncpreemptoff=0");
+    Godebug debug;
+    if (!parse_godebug(s, &debug, &why, &bad)) {
+      warn("GODEBUG", s, why + " (got \"" + bad + "\")", "0 for it");
     }
+    cfg.asyncpreemptoff = debug.asyncpreemptoff != 0;
+    cfg.schedtrace_ms = debug.schedtrace;
+    cfg.scheddetail = debug.scheddetail != 0;
   }
   return cfg;
 }

@@ -19,6 +19,8 @@ struct Config {
   std::string log_level = "off";
   std::int64_t timeslice_ns = kDefaultTimesliceNs;  // URGENT_TIMESLICE
   bool asyncpreemptoff = false;                     // GODEBUG=asyncpreemptoff=1
+  int schedtrace_ms = 0;                            // GODEBUG=schedtrace=N (0: off)
+  bool scheddetail = false;                         // GODEBUG=scheddetail=1
 };
 
 // The default goroutine stack size: 256 KiB of address space (1 MiB under AddressSanitizer,
@@ -37,12 +39,19 @@ std::optional<std::size_t> parse_size(const char* s, std::string* why);
 // Returns nanoseconds, or nullopt on junk, a missing unit or overflow, with *why.
 std::optional<std::int64_t> parse_duration(const char* s, std::string* why);
 
-// GODEBUG's asyncpreemptoff setting (a comma-separated list of name=value; other names are
-// ignored, as Go ignores names it does not know). Returns nullopt if asyncpreemptoff is not
-// set; its value must be a non-negative integer (non-zero: off), else *why says what is
-// wrong and *bad_value points at it.
-std::optional<bool> parse_godebug_asyncpreemptoff(const char* s, std::string* why,
-                                                  std::string* bad_value);
+// The GODEBUG settings urgent knows (Go's parsedebugvars): a comma-separated list of
+// name=value with non-negative integer values; names urgent does not know are ignored, as Go
+// ignores names it does not know.
+struct Godebug {
+  int asyncpreemptoff = 0;  // non-zero: no preemption signals
+  int schedtrace = 0;       // print a SCHED line every N ms (0: never)
+  int scheddetail = 0;      // with schedtrace: add the P, M and G lines
+};
+
+// Parses GODEBUG into *out (settings not named keep their values). Returns false, with *why
+// naming the setting and *bad_value its value, at the first known name whose value is not
+// a non-negative integer (the settings before it are applied).
+bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* bad_value);
 
 // Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG; every invalid value
 // prints one warning line to stderr naming the variable and the value used instead.

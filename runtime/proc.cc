@@ -31,7 +31,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -72,9 +75,10 @@ constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
 constexpr unsigned long kTimerSlackNs = 1000;  // Ms' timer slack (see minit)
 
 std::atomic<bool> running{false};
-bool main_started = false;  // [own by M0 before any other M exists]
-std::int32_t newprocs = 0;  // [sched] GOMAXPROCS requested by gomaxprocs(), for procresize
-int exit_status = 0;        // [sched] main's result
+std::int64_t runtimeInitTime = 0;  // nanotime() when sysmon starts (schedtrace's 0 ms)
+bool main_started = false;         // [own by M0 before any other M exists]
+std::int32_t newprocs = 0;         // [sched] GOMAXPROCS requested by gomaxprocs(), for procresize
+int exit_status = 0;               // [sched] main's result
 
 Mutex allglock;  // guards allgs and the G slabs (lock order: after sched.lock)
 std::vector<G*> allgs;
@@ -1417,6 +1421,94 @@ bool runtime_running() {
   return running.load(std::memory_order_acquire);
 }
 
+namespace {
+// Collects lines and writes them to stderr in large pieces (schedtrace).
+class TraceWriter {
+ public:
+  ~TraceWriter() { flush(); }
+  void printf(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+    if (n_ > sizeof buf_ - 512) flush();
+    va_list ap;
+    va_start(ap, fmt);
+    int k = std::vsnprintf(buf_ + n_, sizeof buf_ - n_, fmt, ap);
+    va_end(ap);
+    if (k > 0) n_ = std::min(sizeof buf_ - 1, n_ + static_cast<std::size_t>(k));
+  }
+  void flush() {
+    for (std::size_t off = 0; off < n_;) {
+      ssize_t w = ::write(STDERR_FILENO, buf_ + off, n_ - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      off += static_cast<std::size_t>(w);
+    }
+    n_ = 0;
+  }
+
+ private:
+  char buf_[16384];
+  std::size_t n_ = 0;
+};
+}  // namespace
+
+void schedtrace(bool detailed) {
+  std::int64_t ms = (nanotime() - runtimeInitTime) / 1'000'000;
+  TraceWriter out;
+  SpinGuard lock(sched.lock);
+  std::int32_t procs = gomaxprocs_now.load();
+  out.printf(
+      "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%lld spinningthreads=%d "
+      "idlethreads=%d runqueue=%d",
+      static_cast<long long>(ms), procs, sched.npidle.load(), static_cast<long long>(mcount()),
+      sched.nmspinning.load(), sched.nmidle, sched.runqsize.load());
+  if (detailed) {
+    out.printf(" gcwaiting=%d nmidlelocked=%d stopwait=%d sysmonwait=%d\n",
+               sched.gcwaiting.load() ? 1 : 0, sched.nmidlelocked, sched.stopwait,
+               sched.sysmonwait ? 1 : 0);
+  }
+  // Go's caveat: P, M and G fields are read racily, as they change under us.
+  for (std::int32_t i = 0; i < procs; i++) {
+    P* pp = allp[i];
+    std::uint32_t h = pp->runq.head.load(std::memory_order_acquire);
+    std::uint32_t t = pp->runq.tail.load(std::memory_order_acquire);
+    if (detailed) {
+      M* mp = pp->m;
+      out.printf(
+          "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d "
+          "timerslen=%zu\n",
+          i, pp->status.load(), __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED),
+          __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED),
+          static_cast<long long>(mp != nullptr ? mp->id : -1), t - h,
+          pp->gfree_n.load(std::memory_order_relaxed), pp->timers.heap.size());
+    } else {
+      // [len1 len2 len3 len4], as Go prints the local run queues (runnext not counted).
+      out.printf("%s%u%s", i == 0 ? " [" : " ", t - h, i == procs - 1 ? "]\n" : "");
+    }
+  }
+  if (!detailed) return;
+  for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
+    P* pp = mp->p;
+    G* gp = mp->curg;
+    G* lockedg = mp->lockedg;
+    out.printf(
+        "  M%lld: p=%d curg=%lld mallocing=0 throwing=0 preemptoff= locks=%d dying=0 "
+        "spinning=%s blocked=%s lockedg=%lld\n",
+        static_cast<long long>(mp->id), pp != nullptr ? pp->id : -1,
+        static_cast<long long>(gp != nullptr ? gp->goid : -1), mp->locks,
+        mp->spinning ? "true" : "false", mp->parked_locked ? "true" : "false",
+        static_cast<long long>(lockedg != nullptr ? lockedg->goid : -1));
+  }
+  for (std::int64_t i = 0, n = allglen(); i < n; i++) {
+    G* gp = allg_at(i);
+    std::uint32_t st = gp->atomicstatus.load(std::memory_order_relaxed);
+    M* mp = st == kGrunning || st == kGsyscall ? gp->m : nullptr;  // Go: gp.m only then
+    M* lockedm = gp->lockedm;
+    out.printf("  G%lld: status=%u(%s) m=%lld lockedm=%lld\n", static_cast<long long>(gp->goid), st,
+               st == kGwaiting ? wait_reason_string(gp->waitreason) : "",
+               static_cast<long long>(mp != nullptr ? mp->id : -1),
+               static_cast<long long>(lockedm != nullptr ? lockedm->id : -1));
+  }
+}
+
 const char* gstatus_name(std::uint32_t s) {
   switch (s) {
     case kGidle: return "idle";
@@ -1563,7 +1655,8 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     runqput(m0->p, gp, true);
   }
   main_started = true;
-  sysmon_start();
+  runtimeInitTime = nanotime();  // as Go's main sets it, right before starting sysmon
+  sysmon_start(cfg.schedtrace_ms, cfg.scheddetail);
 
   int saved_errno = errno;
   mloop(m0);

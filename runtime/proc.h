@@ -99,4 +99,9 @@ G* allg_at(std::int64_t i);
 // True between urgent::run's start and its return.
 bool runtime_running();
 
+// Prints Go's scheduler trace to stderr (GODEBUG=schedtrace, sysmon calls it): one SCHED
+// line with the global state and the local run queue lengths, or, detailed
+// (scheddetail=1), the same plus one line per P, M and G, in Go's format.
+void schedtrace(bool detailed);
+
 }  // namespace urgent::rt

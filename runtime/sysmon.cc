@@ -30,6 +30,8 @@
 //   (URGENT_TIMESLICE, default 10 ms, Go's forcePreemptNS) gets preemptone (preempt.cc): the
 //   cooperative flag and SIGURG, on every tick until its goroutine yields.
 // - If nobody polled the network for 10 ms, sysmon polls it and injects what is ready.
+// - GODEBUG=schedtrace=N: it prints Go's SCHED line every N ms (its first tick prints
+//   "SCHED 0ms"), with scheddetail=1 the P, M and G lines too, and never sleeps while idle.
 #include "sysmon.h"
 
 #include <pthread.h>
@@ -66,6 +68,8 @@ std::atomic<std::uint32_t> stop{0};  // futex word: 1 = leave
 std::atomic<std::uint64_t> ticks{0};
 std::atomic<std::uint64_t> idle_sleeps{0};
 std::atomic<std::int64_t> delay_us{0};
+std::int64_t schedtrace_ns = 0;  // GODEBUG=schedtrace, in ns (0: off)
+bool schedtrace_detail = false;  // GODEBUG=scheddetail
 
 // Retakes Ps blocked in system calls and preempts long-running goroutines (Go's retake).
 // Returns how many Ps it took; *next_preempt is the earliest future time a running
@@ -161,7 +165,8 @@ void nap(std::int64_t us) {
 bool sleepWhileIdle(std::int64_t now) {
   SpinGuard lock(sched.lock);
   bool idle = sched.gcwaiting.load() || sched.npidle.load() == gomaxprocs_now.load();
-  if (!idle || stop.load()) return false;
+  // With schedtrace on, sysmon keeps ticking to print it (Go: debug.schedtrace <= 0 && ...).
+  if (!idle || stop.load() || schedtrace_ns > 0) return false;
   std::int64_t next = nextTimerWhen();
   std::int64_t sleep = kIdleSleepMaxNs;
   if (next != 0) {
@@ -190,6 +195,7 @@ void* sysmon(void*) {
   // Never sleep through more than half a time slice (see the file comment).
   std::int64_t max_delay = std::clamp(timeslice_ns() / 2000, kMinDelayUs, kMaxDelayUs);
   std::int64_t next_preempt = 0;  // from retake
+  std::int64_t lasttrace = 0;     // GODEBUG=schedtrace: when it last printed
   while (!stop.load()) {
     if (idle == 0) {  // start with 20 µs sleep...
       delay = kMinDelayUs;
@@ -230,13 +236,19 @@ void* sysmon(void*) {
     } else {
       idle++;
     }
+    if (schedtrace_ns > 0 && lasttrace + schedtrace_ns <= now) {
+      lasttrace = now;
+      schedtrace(schedtrace_detail);
+    }
   }
   return nullptr;
 }
 
 }  // namespace
 
-void sysmon_start() {
+void sysmon_start(int schedtrace_ms, bool scheddetail) {
+  schedtrace_ns = std::int64_t{schedtrace_ms} * 1'000'000;
+  schedtrace_detail = scheddetail;
   stop.store(0);
   ticks.store(0);
   idle_sleeps.store(0);

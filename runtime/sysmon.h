@@ -5,8 +5,9 @@
 
 namespace urgent::rt {
 
-// Starts sysmon (urgent::run start) / stops and joins it (urgent::run end).
-void sysmon_start();
+// Starts sysmon (urgent::run start) / stops and joins it (urgent::run end). schedtrace_ms >
+// 0: it prints Go's scheduler trace every that many ms (GODEBUG=schedtrace, scheddetail).
+void sysmon_start(int schedtrace_ms, bool scheddetail);
 void sysmon_stop();
 
 // Wakes sysmon if it sleeps because every P was idle (Go's sysmonwait/sysmonnote). Cheap

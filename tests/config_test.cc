@@ -61,16 +61,23 @@ TEST(ParseDuration, GoUnits) {
   }
 }
 
-TEST(ParseGodebug, AsyncPreemptOff) {
+TEST(ParseGodebug, KnownSettings) {
   std::string why, bad;
-  EXPECT_EQ(parse_godebug_asyncpreemptoff("asyncpreemptoff=1", &why, &bad), true);
-  EXPECT_EQ(parse_godebug_asyncpreemptoff("asyncpreemptoff=0", &why, &bad), false);
-  EXPECT_EQ(parse_godebug_asyncpreemptoff("gctrace=1,asyncpreemptoff=1,x=y", &why, &bad), true);
-  EXPECT_FALSE(parse_godebug_asyncpreemptoff("gctrace=1", &why, &bad).has_value());
-  EXPECT_TRUE(bad.empty());  // not set is not an error
-  EXPECT_FALSE(parse_godebug_asyncpreemptoff("asyncpreemptoff=yes", &why, &bad).has_value());
+  Godebug d;
+  EXPECT_TRUE(parse_godebug("asyncpreemptoff=1", &d, &why, &bad));
+  EXPECT_EQ(d.asyncpreemptoff, 1);
+  EXPECT_TRUE(parse_godebug("gctrace=1,schedtrace=1000,x=y,scheddetail=1", &d, &why, &bad));
+  EXPECT_EQ(d.schedtrace, 1000);
+  EXPECT_EQ(d.scheddetail, 1);
+  EXPECT_EQ(d.asyncpreemptoff, 1);  // untouched
+  EXPECT_TRUE(parse_godebug("asyncpreemptoff=0,nonsense,gctrace=yes", &d, &why, &bad));
+  EXPECT_EQ(d.asyncpreemptoff, 0);
+  EXPECT_TRUE(bad.empty());  // unknown names, even with junk values, are not errors
+  EXPECT_FALSE(parse_godebug("schedtrace=-5", &d, &why, &bad));
+  EXPECT_EQ(bad, "-5");
+  EXPECT_NE(why.find("schedtrace"), std::string::npos) << why;
+  EXPECT_FALSE(parse_godebug("asyncpreemptoff=yes", &d, &why, &bad));
   EXPECT_EQ(bad, "yes");
-  EXPECT_FALSE(why.empty());
 }
 
 TEST(ReadConfig, TimesliceAndGodebugReachTheRuntime) {
