@@ -30,7 +30,9 @@
 #include <string>
 #include <vector>
 
+#include "context.h"
 #include "proc.h"
+#include "sigctxt.h"
 
 namespace urgent::rt {
 namespace {
@@ -294,8 +296,35 @@ void print_other_goroutines(const G* except) {
     } else {
       print_goroutine_header(gp, gstatus_name(st));
     }
+    // A switched-out goroutine's stack, from its saved context (a running one's is live on
+    // another thread: header only). Racy by nature: the walk stays inside the G's stack.
+    if ((st == kGwaiting || st == kGrunnable) && gp->stack_lo != 0) {
+      void* pcs[kMaxFrames];
+      arch::Context ctx{__atomic_load_n(&gp->ctx.sp, __ATOMIC_ACQUIRE)};
+      int k = arch::saved_context_pcs(ctx, gp->stack_lo, gp->stack_hi, pcs, kMaxFrames);
+      print_frames(pcs, k, true);
+    }
     print_created_by(gp);
   }
+}
+
+void print_goroutine_dump(const char* reason, const void* uctx) {
+  enter_dying();
+  printf_raw("%s\n", reason);
+  M* mp = getm();
+  if (uctx != nullptr) {
+    printf_raw("PC=%#lx m=%lld sigcode=0\n", static_cast<unsigned long>(arch::sigctxt_pc(uctx)),
+               static_cast<long long>(mp != nullptr ? mp->id : -1));
+  }
+  G* gp = mp != nullptr ? mp->curg : nullptr;
+  if (gp != nullptr) {
+    print_raw("\n");
+    print_goroutine_header(gp, "running");
+    print_stack(2, true);  // this function and the handler
+    print_created_by(gp);
+  }
+  print_other_goroutines(gp);
+  die();
 }
 
 void panic_init() {

@@ -19,8 +19,14 @@ struct G;
 // innermost frames. `async_signal_safe` avoids malloc (signal handlers).
 void print_stack(int skip, bool async_signal_safe);
 
-// Writes `goroutine N [status]:` headers for every goroutine but `except`.
+// Writes `goroutine N [status]:` headers for every goroutine but `except`, each switched-out
+// goroutine with its native stack (walked from its saved context).
 void print_other_goroutines(const G* except);
+
+// Go's SIGQUIT dump: `reason` (e.g. "SIGQUIT: quit"), the interrupted PC and M when uctx is
+// given, the calling goroutine with its stack, every other goroutine; then exit status 2.
+// Async-signal-safe.
+[[noreturn]] void print_goroutine_dump(const char* reason, const void* uctx);
 
 // Writes a string to stderr with write(2), no buffering (usable in signal handlers).
 void print_raw(const char* s);

@@ -6,6 +6,8 @@
 //   can run when the goroutine stack is exhausted, and SIGURG unblocked.
 // - The handlers are async-signal-safe except on the fault handler's fatal paths, which
 //   never return. Both save and restore errno.
+// - SIGQUIT prints Go's goroutine dump and exits with status 2, unless the program had its
+//   own handler (which gets it) or ignored it.
 // - Handlers installed before urgent::run are restored when it returns. Faults that are not
 //   guard-page hits are passed on to them; so is *every* SIGURG (Go does the same: the
 //   runtime cannot tell its own preemption signal from a program's, since two pending
@@ -35,8 +37,8 @@ constexpr std::size_t kSigStackSize = 64 * 1024;
 #endif
 
 // The signals urgent handles, and the handlers it replaced (restored by signal_fini).
-constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGURG};
-constexpr int kNumSignals = 3;
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGURG, SIGQUIT};
+constexpr int kNumSignals = 4;
 struct sigaction old_actions[kNumSignals];
 sigset_t initial_mask;
 sigset_t m0_mask;  // M0's mask before minit, restored by unminit
@@ -107,6 +109,27 @@ void sigurg_handler(int sig, siginfo_t* info, void* uctx) {
   errno = saved_errno;
 }
 
+// SIGQUIT: Go's goroutine dump and exit status 2, unless the program handles or ignores
+// SIGQUIT itself (then it gets the signal as before).
+void sigquit_handler(int sig, siginfo_t* info, void* uctx) {
+  const struct sigaction& old = old_actions[signal_index(sig)];
+  if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) return;
+  int saved_errno = errno;
+  if (chain(sig, info, uctx)) {
+    errno = saved_errno;
+    return;
+  }
+  print_goroutine_dump("SIGQUIT: quit", uctx);
+}
+
+void (*handler_for(int sig))(int, siginfo_t*, void*) {
+  switch (sig) {
+    case SIGURG: return sigurg_handler;
+    case SIGQUIT: return sigquit_handler;
+    default: return fault_handler;
+  }
+}
+
 }  // namespace
 
 void signal_init() {
@@ -116,7 +139,7 @@ void signal_init() {
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigfillset(&sa.sa_mask);
   for (int i = 0; i < kNumSignals; i++) {
-    sa.sa_sigaction = kSignals[i] == SIGURG ? sigurg_handler : fault_handler;
+    sa.sa_sigaction = handler_for(kSignals[i]);
     sigaction(kSignals[i], &sa, &old_actions[i]);
   }
 }

@@ -92,4 +92,29 @@ inline Context make_context(void* top, void (*entry)(void*), void* arg) {
   return Context{frame};
 }
 
+// The return addresses of a suspended context, innermost first, for goroutine dumps: the
+// one in its switch frame, then those up the rbp chain (the runtime is built with frame
+// pointers; a frame without one ends the walk early). Every read stays inside [lo, hi), the
+// context's stack, and the chain must climb, so a stale or foreign context cannot fault or
+// loop. Returns how many were stored (at most max).
+inline int saved_context_pcs(const Context& ctx, std::uintptr_t lo, std::uintptr_t hi, void** pcs,
+                             int max) {
+  auto sp = reinterpret_cast<std::uintptr_t>(ctx.sp);
+  if (sp < lo || sp + kFrameSize > hi || max <= 0) return 0;
+  auto word = [](std::uintptr_t a) { return *reinterpret_cast<const std::uintptr_t*>(a); };
+  int n = 0;
+  pcs[n++] = reinterpret_cast<void*>(word(sp + kFrameReturn));
+  std::uintptr_t fp = word(sp + kFrameRbp);
+  while (n < max && fp >= sp && fp % 8 == 0 && fp + 16 <= hi) {
+    std::uintptr_t ret = word(fp + 8);
+    if (ret == 0) break;
+    pcs[n++] = reinterpret_cast<void*>(ret);
+    std::uintptr_t next = word(fp);
+    if (next <= fp) break;  // the chain must climb toward the stack's top
+    sp = fp;
+    fp = next;
+  }
+  return n;
+}
+
 }  // namespace urgent::arch
