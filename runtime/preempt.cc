@@ -49,6 +49,7 @@
 #include "urgent/preempt.h"
 #include "urgent/sched.h"
 #include "urgent/stats.h"
+#include "usdt.h"
 #include "xsave.h"
 
 // The bounds of the runtime's own code: the linker defines __start_/__stop_ for a section
@@ -199,6 +200,7 @@ void preemptM(M* mp) {
   if (!mp->signal_pending.compare_exchange_strong(expected, 1)) return;
   count(counters.signals);
   mp->preempt_sent.store(nanotime(), std::memory_order_relaxed);
+  if (G* gp = mp->curg) URGENT_PROBE(preempt_signal, mp->tid, gp->goid);
   syscall(SYS_tgkill, getpid(), mp->tid, SIGURG);
 }
 
@@ -260,6 +262,7 @@ void doSigPreempt(M* mp, void* uctx) {
   if (gp != nullptr && __atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) &&
       gp->atomicstatus.load(std::memory_order_relaxed) == kGrunning) {
     Verdict v = asyncSafePoint(mp, gp, arch::sigctxt_pc(uctx), arch::sigctxt_sp(uctx));
+    URGENT_PROBE(preempt_handler, gp->goid, static_cast<int>(v));
     if (v == Verdict::kSafe) {
       arch::sigctxt_push_call(uctx, urgent_async_preempt);
       count(counters.async);
@@ -275,6 +278,7 @@ void doSigPreempt(M* mp, void* uctx) {
 void checkPreempt(G* gp) {
   if (!__atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) || gp->preemptoff != 0) return;
   count(counters.cooperative);
+  URGENT_PROBE(go_preempt, gp->goid, 1);
   gp->m->p->preempted_at.store(nanotime(), std::memory_order_relaxed);
   gosched();
 }
@@ -308,6 +312,7 @@ extern "C" void urgent_async_preempt2() {
   std::int64_t avg = latency_avg.load(std::memory_order_relaxed);
   latency_avg.store(avg + (took - avg) / 8, std::memory_order_relaxed);
   mp->p->preempted_at.store(now, std::memory_order_relaxed);
+  URGENT_PROBE(go_preempt, mp->curg->goid, 0);
   urgent::gosched();
 }
 

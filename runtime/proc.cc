@@ -58,6 +58,7 @@
 #include "urgent/run.h"
 #include "urgent/sched.h"
 #include "urgent/stats.h"
+#include "usdt.h"
 
 namespace urgent::rt {
 
@@ -844,6 +845,7 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
   casgstatus(gp, kGrunnable, kGrunning);
   gp->preempt = false;
   if (!inheritTime) mp->p->schedtick++;
+  URGENT_PROBE(go_start, gp->goid, mp->p->id);
 }
 
 // The scheduler loop on g0. Runs until shutdown, or until a G that locked this thread exits.
@@ -927,6 +929,7 @@ void gswitch(M* mp, G* gp, bool exiting) {
   G* gp = mp->curg;
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGdead);
+  URGENT_PROBE(go_end, gp->goid);
   gp->m = nullptr;
   if (mp->lockedg == gp) {
     mp->lockedg = nullptr;
@@ -1241,6 +1244,7 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
   if (gp == nullptr) outside_runtime("gopark");
   if (mp->locks != 0) fatal("gopark: holding runtime locks");
   gp->waitreason = reason;
+  URGENT_PROBE(go_block, gp->goid, wait_reason_string(reason));
   gp->waitsince = coarsetime();  // every park: nanotime's 20 ns would show (pingpong)
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGwaiting);
@@ -1267,6 +1271,7 @@ void goready(G* gp) {
   M* mp = getm();
   if (mp == nullptr || mp->p == nullptr) outside_runtime("goready");
   casgstatus(gp, kGwaiting, kGrunnable);
+  URGENT_PROBE(go_unblock, gp->goid, mp->curg != nullptr ? mp->curg->goid : 0);
   runqput(mp->p, gp, true);
   wakep();
 }
@@ -1283,6 +1288,7 @@ bool orphaned(M* mp) {
 // kPsyscall so that a short call gets it back with one CAS (Go's reentersyscall).
 static void entersyscallCommon(M* mp, G* gp) {
   mp->locks++;  // no preemption while G, M and P disagree
+  URGENT_PROBE(syscall_enter, gp->goid);
   P* pp = mp->p;
   owner_add<std::uint64_t>(pp->syscalls, 1);
   casgstatus(gp, kGrunning, kGsyscall);
@@ -1342,6 +1348,7 @@ bool exitsyscallfast(M* mp, P* oldp) {
     // (If mp->syscalltick != oldp->syscalltick, the P was retaken and given back meanwhile:
     // Go's exitsyscallfast_reacquired; the tick below records the syscall's end either way.)
     owner_add<std::uint64_t>(oldp->syscall_exit_fast, 1);
+    URGENT_PROBE(syscall_exit, mp->curg->goid, 0);
     return true;
   }
   if (sched.npidle.load() == 0) return false;
@@ -1354,6 +1361,7 @@ bool exitsyscallfast(M* mp, P* oldp) {
   sysmonwake();
   acquirep(mp, pp);
   sched.syscall_exit_idle_p.fetch_add(1, std::memory_order_relaxed);
+  URGENT_PROBE(syscall_exit, mp->curg->goid, 1);
   return true;
 }
 
@@ -1385,6 +1393,7 @@ void exitsyscall(int err) {
   // Slow path (Go's exitsyscall0): no P. Queue the goroutine globally and park the M; a P
   // that becomes idle meanwhile is taken under the same lock, so nothing is missed.
   sched.syscall_exit_slow.fetch_add(1, std::memory_order_relaxed);
+  URGENT_PROBE(syscall_exit, gp->goid, 2);
   markSwitching(gp);
   casgstatus(gp, kGsyscall, kGrunnable);
   P* pp;
@@ -1587,6 +1596,7 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   gp->parent_goid = mp->curg ? mp->curg->goid : 0;
   gp->saved_errno = 0;
   casgstatus(gp, kGdead, kGrunnable);
+  URGENT_PROBE(go_create, gp->goid, gp->parent_goid);
   owner_add<std::uint64_t>(pp->goroutines_created, 1);
   runqput(pp, gp, true);
   if (main_started) wakep();

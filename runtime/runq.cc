@@ -6,6 +6,7 @@
 
 #include "panic.h"
 #include "proc.h"
+#include "usdt.h"
 
 namespace urgent::rt {
 namespace {
@@ -154,6 +155,7 @@ G* runqsteal(P* pp, P* p2, bool stealRunNextG) {
   if (n == 0) return nullptr;
   owner_add<std::uint64_t>(pp->steals, 1);
   owner_add<std::uint64_t>(pp->stolen, n);
+  URGENT_PROBE(steal, pp->id, p2->id, n);
   n--;
   G* gp = pp->runq.slots[(t + n) % kRunqSize].load(kRelaxed);
   if (n == 0) return gp;

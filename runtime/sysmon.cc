@@ -49,6 +49,7 @@
 #include "proc.h"
 #include "runq.h"
 #include "timer.h"
+#include "usdt.h"
 
 namespace urgent::rt {
 namespace {
@@ -143,6 +144,7 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt) {
       n++;
       pp->syscalltick++;  // the M returning from the call now finds its P gone
       sched.handoffs.fetch_add(1, std::memory_order_relaxed);
+      URGENT_PROBE(handoff, pp->id);
       handoffp(pp);
     }
     incidlelocked(1);

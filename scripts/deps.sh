@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev      # tests and micro-benchmarks
   libspdlog-dev libfmt-dev           # runtime diagnostics (URGENT_LOG)
   libbpf-dev bpftool clang libelf-dev zlib1g-dev  # eBPF observers
+  systemtap-sdt-dev bpftrace         # USDT probes (sys/sdt.h) and the tool that reads them
   golang-go                          # the Go twins of the benchmarks and demos
 )
 
