@@ -63,6 +63,8 @@
 namespace urgent::rt {
 
 Sched sched;
+LatencyHistogram sched_latency;
+thread_local constinit std::uint8_t tls_trackseq = 0;
 P* allp[kMaxGomaxprocs];
 std::atomic<std::int32_t> gomaxprocs_now{0};
 
@@ -1633,6 +1635,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   }
   Config cfg = read_config();
   log::set_level(cfg.log_level);
+  sched_latency.reset();
   stackinit(cfg.stack_size);
   panic_init();
   preempt_init(cfg.timeslice_ns, cfg.asyncpreemptoff);

@@ -128,11 +128,17 @@ struct alignas(64) G {
   M* lockedm = nullptr;                       // [own] lock_os_thread: the M this G is wired to
   WaitReason waitreason = WaitReason::kZero;  // [own] valid while kGwaiting
   bool preempt = false;  // [atomic] sysmon: yield at the next safe point (preempt.cc)
+  // [own by whoever made it runnable, then its runner] Its wait for an M is being timed
+  // (scheduling latency sampling; runnable_since holds the start).
+  std::uint8_t tracked = 0;
   // [own] Open NoPreempt scopes: while > 0, neither the SIGURG handler nor a cooperative
   // check (preempt_point) preempts the goroutine. Per G, so a scope survives a park.
   std::int32_t preemptoff = 0;
   // ---- line 2: cold ----
   std::int64_t waitsince = 0;       // [own] nanotime when it started waiting (valid while waiting)
+  // [own by whoever made it runnable, then its runner] When a sampled G became runnable
+  // (tracked set; proc.h, casgstatus).
+  std::int64_t runnable_since = 0;
   void* asan_fake_stack = nullptr;  // [own] ASan fake-stack handle while switched out
   void* tsan_fiber = nullptr;       // [own] TSan fiber of this G
   // Blocking on channels and semaphores (chan.cc, select.cc, sema.cc).

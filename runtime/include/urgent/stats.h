@@ -56,14 +56,18 @@ struct SchedStats {
 // Returns the counters of the running runtime (zeros outside urgent::run).
 SchedStats sched_stats();
 
-// Latency of signal preemption since urgent::run started: from sysmon's decision (just
-// before its tgkill) to the preempted goroutine entering the scheduler from the trampoline
-// (registers saved, about to switch off its M). Percentiles from a log-linear histogram,
-// within ~3%. Preemptions whose signal was deferred count from the signal that took them.
-struct PreemptLatency {
+// A latency distribution: how many samples, and percentiles from a log-linear histogram
+// (within ~3%; max exact).
+struct LatencyStats {
   std::uint64_t count = 0;
   std::chrono::nanoseconds p50{0}, p99{0}, max{0};
 };
+
+// Latency of signal preemption since urgent::run started: from sysmon's decision (just
+// before its tgkill) to the preempted goroutine entering the scheduler from the trampoline
+// (registers saved, about to switch off its M). Preemptions whose signal was deferred count
+// from the last signal sysmon sent that M.
+using PreemptLatency = LatencyStats;
 PreemptLatency preempt_latency();
 
 }  // namespace urgent

@@ -7,6 +7,7 @@
 #include "urgent/context.h"    // IWYU pragma: export
 #include "urgent/debug.h"      // IWYU pragma: export
 #include "urgent/file.h"       // IWYU pragma: export
+#include "urgent/metrics.h"    // IWYU pragma: export
 #include "urgent/go.h"         // IWYU pragma: export
 #include "urgent/mutex.h"      // IWYU pragma: export
 #include "urgent/net.h"        // IWYU pragma: export

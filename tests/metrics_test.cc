@@ -1,0 +1,78 @@
+// tests/metrics_test.cc: urgent::metrics() and its text form.
+#include <gtest/gtest.h>
+#include <urgent/urgent.h>
+
+#include <chrono>
+#include <sstream>
+#include <string>
+
+#include "test_util.h"
+
+namespace urgent {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Reads `name value` out of metrics_text.
+long long metric(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  std::string n;
+  long long v;
+  while (in >> n >> v) {
+    if (n == name) return v;
+  }
+  return -1;
+}
+
+TEST(Metrics, GoroutinesByStateAndCounters) {
+  Metrics m;
+  std::string text;
+  test::run_with(2, [&] {
+    Chan<int> never;
+    WaitGroup parked;
+    for (int i = 0; i < 5; i++) {
+      parked.add(1);
+      go([never, &parked]() mutable {
+        parked.done();
+        never.recv();  // waiting until the end of run
+      });
+    }
+    parked.wait();
+    ASSERT_TRUE(test::yield_until([] { return metrics().goroutines.waiting >= 5; }));
+    for (int i = 0; i < 2000; i++) gosched();  // transitions for the latency sample
+    m = metrics();
+    text = metrics_text(m);
+  });
+  EXPECT_GE(m.goroutines.waiting, 5);
+  EXPECT_GE(m.goroutines.running, 1);  // main, taking the snapshot
+  EXPECT_EQ(m.goroutines.total, m.goroutines.runnable + m.goroutines.running +
+                                    m.goroutines.syscall + m.goroutines.waiting);
+  EXPECT_GE(m.sched.goroutines_created, 6u);
+  EXPECT_EQ(m.sched.gomaxprocs, 2);
+  // 2,000 yields are 4,000 transitions through runnable: about 60 sampled.
+  EXPECT_GT(m.sched_latency.count, 0u);
+  EXPECT_LE(m.sched_latency.p50, m.sched_latency.p99);
+  EXPECT_LE(m.sched_latency.p99.count(), m.sched_latency.max.count() * 103 / 100 + 1);
+  // The text form carries the same values, one `name value` a line.
+  EXPECT_EQ(metric(text, "/sched/goroutines:goroutines"), m.goroutines.total);
+  EXPECT_EQ(metric(text, "/sched/goroutines/waiting:goroutines"), m.goroutines.waiting);
+  EXPECT_EQ(metric(text, "/sched/gomaxprocs:threads"), 2);
+  EXPECT_EQ(metric(text, "/sched/latencies:samples"),
+            static_cast<long long>(m.sched_latency.count));
+  EXPECT_EQ(metric(text, "/sched/timeslice:ns"), 10'000'000);
+  for (const char* name :
+       {"/sched/preempt/signals:signals", "/sched/syscalls:calls", "/sched/steals:events",
+        "/netpoll/waiters:goroutines", "/sysmon/ticks:events", "/sched/preempt/latencies:p99-ns"}) {
+    EXPECT_GE(metric(text, name), 0) << name << " missing from:\n" << text;
+  }
+}
+
+TEST(Metrics, ZeroOutsideRun) {
+  Metrics m = metrics();
+  EXPECT_EQ(m.goroutines.total, 0);
+  EXPECT_EQ(m.sched.gomaxprocs, 0);
+  EXPECT_EQ(m.sched_latency.count, 0u);
+}
+
+}  // namespace
+}  // namespace urgent
