@@ -31,12 +31,14 @@ TEST(Metrics, GoroutinesByStateAndCounters) {
   test::run_with(2, [&] {
     slice = timeslice();
     Chan<int> never;
-    WaitGroup parked;
+    WaitGroup parked, gone;
     for (int i = 0; i < 5; i++) {
       parked.add(1);
-      go([never, &parked]() mutable {
+      gone.add(1);
+      go([never, &parked, &gone]() mutable {
         parked.done();
-        never.recv();  // waiting until the end of run
+        never.recv();  // waiting until closed below
+        gone.done();
       });
     }
     parked.wait();
@@ -44,6 +46,8 @@ TEST(Metrics, GoroutinesByStateAndCounters) {
     for (int i = 0; i < 2000; i++) gosched();  // transitions for the latency sample
     m = metrics();
     text = metrics_text(m);
+    never.close();
+    gone.wait();
   });
   EXPECT_GE(m.goroutines.waiting, 5);
   EXPECT_GE(m.goroutines.running, 1);  // main, taking the snapshot

@@ -21,7 +21,10 @@ TEST(Million, OneMillionLiveGoroutines) {
   test::run_with(2, [&] {
     for (int i = 0; i < kN; i++) {
       urgent::go([i, &gs, &started, &finished] {
-        gs[i] = rt::getg();
+        {
+          NoPreempt scope;  // getg() is getm()->curg: no migration in between
+          gs[i] = rt::getg();
+        }
         started.fetch_add(1, std::memory_order_release);
         // Park until main readies us: every one of them is alive (and has a stack) at once.
         rt::gopark(nullptr, nullptr, rt::WaitReason::kTestPark);

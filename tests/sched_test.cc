@@ -159,6 +159,7 @@ TEST(Order, GoschedFollowsGosRulesAtGomaxprocs1) {
   std::string turns;
   std::uint32_t tick0 = 0;
   run_with(1, [&] {
+    NoPreempt scope;  // rt::getg()/getm() read the M, then its fields: stay on this M
     rt::G* main_g = rt::getg();
     std::atomic<int> done{0};
     for (char c : {'a', 'b'}) {
