@@ -332,6 +332,7 @@ TEST(Syscall, SetMaxThreadsReturnsThePreviousLimit) {
 // sysmon's backoff: 20 µs while it has just retaken something, doubling after 50 ticks that
 // did nothing, up to 10 ms; asleep while every P is idle.
 TEST(Sysmon, BacksOffWhileNothingNeedsIt) {
+  test::ScopedEnv slice("URGENT_TIMESLICE", "10ms");  // Go's backoff, at Go's time slice
   std::int64_t grown = 0;
   std::uint64_t ticks = 0, idle_sleeps = 0;
   test::run_with(1, [&] {
