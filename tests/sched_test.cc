@@ -185,7 +185,7 @@ TEST(Order, GoschedFollowsGosRulesAtGomaxprocs1) {
 }
 
 TEST(Steal, IdlePStealsAndBothPsRunSpawnedWork) {
-  std::mutex mu;
+  Mutex mu;  // not std::mutex: a preempted holder would leave other Ms blocked in the kernel
   std::set<int> ps;
   SchedStats stats;
   run_with(2, [&] {
@@ -199,7 +199,7 @@ TEST(Steal, IdlePStealsAndBothPsRunSpawnedWork) {
         volatile long x = 0;
         for (long k = 0; k < 200000; k++) x = x + k;
         {
-          std::lock_guard<std::mutex> l(mu);
+          std::lock_guard<Mutex> l(mu);
           ps.insert(debug::current_p());
         }
         all.done();
@@ -231,14 +231,14 @@ TEST(Gomaxprocs, QueryAndChangeAtRuntime) {
     ASSERT_TRUE(yield_until([&] { return done.load() == 100; }));
     seen.push_back(gomaxprocs(4));
     seen.push_back(gomaxprocs(0));
-    std::mutex mu;
+    Mutex mu;  // urgent's: parks goroutines (a preempted std::mutex holder blocks Ms)
     done = 0;
     // ~80 ms of work: new Ms may take milliseconds to be scheduled by the kernel.
     for (int i = 0; i < 400; i++) {
       urgent::go([&] {
         volatile long x = 0;
         for (long k = 0; k < 200000; k++) x = x + k;
-        std::lock_guard<std::mutex> l(mu);
+        std::lock_guard<Mutex> l(mu);
         ps_after_grow.insert(debug::current_p());
         done++;
       });
