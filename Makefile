@@ -74,15 +74,18 @@ $(BUILD)/obj/%.o: %.cc | deps
 
 # The runtime's own code goes to the section `urgent_text` (the linker then defines
 # __start_urgent_text/__stop_urgent_text): the SIGURG handler never preempts a goroutine
-# whose pc is in it (runtime/preempt.cc). GCC splits a file's code into .text and, for cold,
-# hot and start-up code, .text.unlikely, .text.hot and .text.startup; all of them move.
-# (Inline functions emitted as COMDAT sections stay where they are: see HACKING.md.)
-RUNTIME_TEXT := $(foreach s,.text .text.unlikely .text.hot .text.startup,--rename-section $(s)=urgent_text)
+# whose pc is in it (runtime/preempt.cc). Every code section of a runtime object moves:
+# .text, .text.unlikely/.hot/.startup, and the COMDAT sections (.text.<symbol>) of inline
+# functions emitted out of line (an out-of-line sanitizer fiber hook or casgstatus must not
+# look like user code). A COMDAT the program also emits may be linked from its copy
+# instead: such shared library code is covered by the lock count (see HACKING.md).
+# (Listed when the recipe runs, after the compiler wrote the object.)
+runtime_text = $$(objdump -h $(1) | awk '$$2 ~ /^\.text/ { printf "--rename-section %s=urgent_text ", $$2 }')
 $(BUILD)/obj/runtime/%.o: runtime/%.cc | deps
 	$(call say,CXX,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(SPDLOG_CFLAGS) -MT $@ -MF $(@:.o=.d) -c $< -o $@.tmp
-	$(Q)objcopy $(RUNTIME_TEXT) $@.tmp $@ && rm -f $@.tmp
+	$(Q)objcopy $(call runtime_text,$@.tmp) $@.tmp $@ && rm -f $@.tmp
 
 $(BUILD)/obj/%.o: %.S | deps
 	$(call say,AS,$<)

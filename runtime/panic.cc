@@ -14,10 +14,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <execinfo.h>
-#include <fcntl.h>
 #include <link.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +28,7 @@
 #include <vector>
 
 #include "context.h"
+#include "exe_image.h"
 #include "proc.h"
 #include "sigctxt.h"
 
@@ -73,32 +71,18 @@ struct ExeSymbol {
 const std::vector<ExeSymbol>& exe_symbols() {
   static std::vector<ExeSymbol> syms = [] {
     std::vector<ExeSymbol> out;
-    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
-    struct stat st;
-    void* map =
-        fstat(fd, &st) == 0 ? mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-    close(fd);
-    if (map == MAP_FAILED) return out;
-    auto* base = static_cast<const char*>(map);
-    auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
-    if (st.st_size < static_cast<off_t>(sizeof *eh) ||
-        std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
-      munmap(map, st.st_size);
-      return out;
-    }
-    auto* sh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff);
-    for (int i = 0; i < eh->e_shnum; i++) {
-      if (sh[i].sh_type != SHT_SYMTAB) continue;
-      auto* sym = reinterpret_cast<const Elf64_Sym*>(base + sh[i].sh_offset);
-      const char* names = base + sh[sh[i].sh_link].sh_offset;
-      for (std::size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); k++) {
+    ExeImage exe;
+    for (int i = 0; i < exe.sections(); i++) {
+      const Elf64_Shdr& sh = exe.section(i);
+      if (sh.sh_type != SHT_SYMTAB) continue;
+      auto* sym = reinterpret_cast<const Elf64_Sym*>(exe.at(sh.sh_offset));
+      const char* names = exe.at(exe.section(static_cast<int>(sh.sh_link)).sh_offset);
+      for (std::size_t k = 0; k < sh.sh_size / sizeof(Elf64_Sym); k++) {
         if (ELF64_ST_TYPE(sym[k].st_info) == STT_FUNC && sym[k].st_value != 0) {
           out.push_back({sym[k].st_value, sym[k].st_size, names + sym[k].st_name});
         }
       }
     }
-    munmap(map, st.st_size);
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.start < b.start; });
     return out;
   }();

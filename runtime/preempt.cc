@@ -41,6 +41,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "exe_image.h"
 #include "histogram.h"
 #include "lock.h"
 #include "log.h"
@@ -82,6 +83,10 @@ constexpr int kMaxTextRanges = 8;
 CodeRange main_text[kMaxTextRanges];  // the main executable's executable segments
 int main_text_n = 0;
 CodeRange runtime_text;  // urgent_text
+// The executable's PLT stubs (.plt, .plt.got, .plt.sec): calls on their way into a shared
+// library, from user code or from urgent's (which a stub does not tell): never preempted.
+CodeRange plt[4];
+int plt_n = 0;
 
 std::int64_t timeslice = 10'000'000;
 bool async_enabled = false;
@@ -106,10 +111,13 @@ void count(std::atomic<std::uint64_t>& c) {
 
 bool libc_shared = false;  // libc is a shared object (not linked into the executable)
 
+std::uintptr_t main_bias = 0;
+
 int find_main_text(dl_phdr_info* info, std::size_t, void* first) {
   if (std::strstr(info->dlpi_name, "libc.so") != nullptr) libc_shared = true;
   if (!*static_cast<bool*>(first)) return 0;
   *static_cast<bool*>(first) = false;
+  main_bias = info->dlpi_addr;
   // The first object dl_iterate_phdr reports is the main program.
   for (int i = 0; i < info->dlpi_phnum && main_text_n < kMaxTextRanges; i++) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -118,6 +126,24 @@ int find_main_text(dl_phdr_info* info, std::size_t, void* first) {
     main_text[main_text_n++] = CodeRange{lo, lo + ph.p_memsz};
   }
   return 0;
+}
+
+// Finds the PLT sections in the executable's section headers (not loaded at run time).
+void find_plt(std::uintptr_t load_bias) {
+  plt_n = 0;
+  ExeImage exe;
+  for (int i = 0; i < exe.sections() && plt_n < 4; i++) {
+    if (std::strncmp(exe.section_name(i), ".plt", 4) != 0) continue;
+    const Elf64_Shdr& sh = exe.section(i);
+    plt[plt_n++] = CodeRange{load_bias + sh.sh_addr, load_bias + sh.sh_addr + sh.sh_size};
+  }
+}
+
+bool in_plt(std::uintptr_t pc) {
+  for (int i = 0; i < plt_n; i++) {
+    if (plt[i].contains(pc)) return true;
+  }
+  return false;
 }
 
 bool in_main_text(std::uintptr_t pc) {
@@ -137,10 +163,18 @@ Verdict asyncSafePoint(M* mp, G* gp, std::uintptr_t pc, std::uintptr_t sp) {
   if (tls_locks_held != 0 || mp->locks != 0) return Verdict::kLocks;
   if (gp->preemptoff != 0) return Verdict::kDisabled;
   if (runtime_text.contains(pc)) return Verdict::kRuntime;
-  if (!in_main_text(pc)) return Verdict::kForeign;
+  if (!pc_is_preemptible(pc)) return Verdict::kForeign;
   if (sp < gp->stack_lo + async_preempt_stack || sp > gp->stack_hi) return Verdict::kStack;
   return Verdict::kSafe;
 }
+
+}  // namespace
+
+bool pc_is_preemptible(std::uintptr_t pc) {
+  return in_main_text(pc) && !runtime_text.contains(pc) && !in_plt(pc);
+}
+
+namespace {
 
 void preemptM(M* mp) {
   std::uint32_t expected = 0;
@@ -159,6 +193,7 @@ void preempt_init(std::int64_t timeslice_ns, bool asyncpreemptoff) {
   libc_shared = false;
   bool first = true;
   dl_iterate_phdr(find_main_text, &first);
+  find_plt(main_bias);
   runtime_text = CodeRange{reinterpret_cast<std::uintptr_t>(__start_urgent_text),
                            reinterpret_cast<std::uintptr_t>(__stop_urgent_text)};
   bool xsave = arch::xsave_init();

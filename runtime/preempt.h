@@ -39,6 +39,10 @@ void doSigPreempt(M* mp, void* uctx);
 // scope is open, yields (gosched) and counts it. Called at runtime calls that may yield.
 void checkPreempt(G* gp);
 
+// Whether the SIGURG handler may preempt a goroutine interrupted at pc, as far as the pc goes
+// (the main executable's code, outside urgent's own code and the PLT). For tests.
+bool pc_is_preemptible(std::uintptr_t pc);
+
 // Counters for sched_stats (urgent/stats.h).
 struct PreemptCounters {
   std::uint64_t requests, signals, async, cooperative, stale;

@@ -5,8 +5,11 @@
 // cause (a corrupted register, EINTR from a restartable call, a handler that no longer sees
 // SIGURG), and which counters move. Storms use short time slices (URGENT_TIMESLICE=50us) so
 // that thousands of preemptions happen in a second.
+#include "preempt.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <link.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "arch/x86_64/regspin.h"
+#include "exe_image.h"
 #include "test_util.h"
 
 extern "C" {
@@ -536,6 +540,34 @@ TEST(Preempt, RuntimeCodeIsItsOwnSection) {
   EXPECT_TRUE(in(reinterpret_cast<const void*>(&urgent::sched_stats)));
   EXPECT_FALSE(in(reinterpret_cast<const void*>(&spin_until)));
   EXPECT_FALSE(in(reinterpret_cast<const void*>(&urgent_test_redzone_spin)));
+}
+
+// What the handler may interrupt, by pc: this test's code, but not urgent's, not libc's, and
+// not the executable's PLT stubs (a call from urgent's code into a library passes there: the
+// ASan build was once preempted in __sanitizer_finish_switch_fiber@plt, mid-switch).
+TEST(Preempt, OnlyTheProgramsOwnCodeIsPreemptible) {
+  test::run_with(1, [] {
+    auto pc = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p); };
+    EXPECT_TRUE(rt::pc_is_preemptible(pc(reinterpret_cast<const void*>(&spin_until))));
+    EXPECT_FALSE(rt::pc_is_preemptible(pc(reinterpret_cast<const void*>(&urgent::gosched))));
+    EXPECT_FALSE(rt::pc_is_preemptible(pc(reinterpret_cast<const void*>(&std::strlen))));
+    rt::ExeImage exe;
+    ASSERT_TRUE(exe.ok());
+    std::uintptr_t bias = 0;  // the executable's load bias: the first object listed
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* out) {
+          *static_cast<std::uintptr_t*>(out) = info->dlpi_addr;
+          return 1;
+        },
+        &bias);
+    int plts = 0;
+    for (int i = 0; i < exe.sections(); i++) {
+      if (std::strncmp(exe.section_name(i), ".plt", 4) != 0) continue;
+      plts++;
+      EXPECT_FALSE(rt::pc_is_preemptible(bias + exe.section(i).sh_addr)) << exe.section_name(i);
+    }
+    EXPECT_GT(plts, 0);
+  });
 }
 
 // Signals that land in urgent's code (a goroutine looping on runtime calls that take
