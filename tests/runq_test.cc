@@ -91,16 +91,22 @@ TEST(RunQueue, RunnextStolenOnlyWhenAsked) {
 
 // A running P whose runnext sits still (its owner is stuck in a long goroutine): after the
 // courtesy sleep the thief takes it, as in Go.
-TEST(RunQueue, RunnextOfAStuckRunningPIsStolen) {
-  gomaxprocs_now.store(2);
-  auto victim = std::make_unique<P>();
-  auto thief = std::make_unique<P>();
-  victim->status.store(kPrunning);
+// Two Ps at GOMAXPROCS=2: a running victim with g in its runnext, and a thief.
+struct RunningVictim : testing::Test {
+  void SetUp() override {
+    gomaxprocs_now.store(2);
+    victim->status.store(kPrunning);
+    runqput(victim.get(), &g, true);
+  }
+  void TearDown() override { gomaxprocs_now.store(0); }
+  std::unique_ptr<P> victim = std::make_unique<P>();
+  std::unique_ptr<P> thief = std::make_unique<P>();
   G g;
-  runqput(victim.get(), &g, true);
+};
+
+TEST_F(RunningVictim, RunnextOfAStuckRunningPIsStolen) {
   EXPECT_EQ(runqsteal(thief.get(), victim.get(), true), &g);
   EXPECT_TRUE(runqempty(victim.get()));
-  gomaxprocs_now.store(0);
 }
 
 // The owner keeps running its runnext and putting the *same* G back (two goroutines readying
@@ -108,13 +114,7 @@ TEST(RunQueue, RunnextOfAStuckRunningPIsStolen) {
 // runnext (ABA) about as often as it looks; urgent sees that the owner took runnext during
 // the courtesy sleep and leaves it alone. A steal can only slip through if the owner thread
 // stalls for a whole sleep, so the bound is far from both behaviours.
-TEST(RunQueue, RunnextTheOwnerKeepsRunningIsNotStolen) {
-  gomaxprocs_now.store(2);
-  auto victim = std::make_unique<P>();
-  auto thief = std::make_unique<P>();
-  victim->status.store(kPrunning);
-  G g;
-  runqput(victim.get(), &g, true);
+TEST_F(RunningVictim, RunnextTheOwnerKeepsRunningIsNotStolen) {
   std::atomic<bool> stop{false};
   std::thread owner([&] {
     bool inherit;
@@ -133,7 +133,6 @@ TEST(RunQueue, RunnextTheOwnerKeepsRunningIsNotStolen) {
   stop.store(true);
   owner.join();
   EXPECT_LT(stolen, attempts / 10) << stolen << " of " << attempts << " attempts stole it";
-  gomaxprocs_now.store(0);
 }
 
 // One owner keeps putting (into runnext and the ring) and getting; three thieves steal from
