@@ -265,20 +265,19 @@ void checkPreempt(G* gp) {
   gosched();
 }
 
-PreemptCounters preempt_counters() {
-  auto d = [](Verdict v) {
-    return counters.deferred[static_cast<int>(v)].load(std::memory_order_relaxed);
-  };
-  return {counters.requests.load(std::memory_order_relaxed),
-          counters.signals.load(std::memory_order_relaxed),
-          counters.async.load(std::memory_order_relaxed),
-          counters.cooperative.load(std::memory_order_relaxed),
-          counters.stale.load(std::memory_order_relaxed),
-          d(Verdict::kRuntime),
-          d(Verdict::kLocks),
-          d(Verdict::kDisabled),
-          d(Verdict::kForeign),
-          d(Verdict::kStack)};
+void preempt_stats(SchedStats* s) {
+  auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  auto deferred = [&](Verdict v) { return load(counters.deferred[static_cast<int>(v)]); };
+  s->preempt_requests = load(counters.requests);
+  s->preempt_signals = load(counters.signals);
+  s->preempt_async = load(counters.async);
+  s->preempt_cooperative = load(counters.cooperative);
+  s->preempt_stale = load(counters.stale);
+  s->preempt_deferred_runtime = deferred(Verdict::kRuntime);
+  s->preempt_deferred_locks = deferred(Verdict::kLocks);
+  s->preempt_deferred_disabled = deferred(Verdict::kDisabled);
+  s->preempt_deferred_foreign = deferred(Verdict::kForeign);
+  s->preempt_deferred_stack = deferred(Verdict::kStack);
 }
 
 }  // namespace urgent::rt

@@ -4,6 +4,10 @@
 
 #include <cstdint>
 
+namespace urgent {
+struct SchedStats;
+}
+
 namespace urgent::rt {
 
 struct M;
@@ -43,12 +47,7 @@ void checkPreempt(G* gp);
 // (the main executable's code, outside urgent's own code and the PLT). For tests.
 bool pc_is_preemptible(std::uintptr_t pc);
 
-// Counters for sched_stats (urgent/stats.h).
-struct PreemptCounters {
-  std::uint64_t requests, signals, async, cooperative, stale;
-  std::uint64_t deferred_runtime, deferred_locks, deferred_disabled, deferred_foreign,
-      deferred_stack;
-};
-PreemptCounters preempt_counters();
+// Fills the preempt_* counters of *s (sched_stats, urgent/stats.h).
+void preempt_stats(SchedStats* s);
 
 }  // namespace urgent::rt

@@ -1446,12 +1446,8 @@ class TraceWriter {
     if (k > 0) n_ = std::min(sizeof buf_ - 1, n_ + static_cast<std::size_t>(k));
   }
   void flush() {
-    for (std::size_t off = 0; off < n_;) {
-      ssize_t w = ::write(STDERR_FILENO, buf_ + off, n_ - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;
-      off += static_cast<std::size_t>(w);
-    }
+    buf_[n_] = '\0';  // vsnprintf left room for it
+    print_raw(buf_);
     n_ = 0;
   }
 
@@ -1602,8 +1598,8 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   owner_add<std::uint64_t>(pp->goroutines_created, 1);
   runqput(pp, gp, true);
   if (main_started) wakep();
-  checkPreempt(
-      mp->curg);  // a goroutine that only spawns is preempted here (Go: newproc's prologue)
+  // A goroutine that only spawns is preempted here (Go: at newproc's prologue).
+  checkPreempt(mp->curg);
 }
 
 void newproc_abort(NewG* g) {
@@ -1847,17 +1843,7 @@ SchedStats sched_stats() {
   s.netpoll_ready = np.ready;
   s.netpoll_sysmon = np.sysmon;
   s.netpoll_waiters = netpollWaiters.load(std::memory_order_relaxed);
-  PreemptCounters pc = preempt_counters();
-  s.preempt_requests = pc.requests;
-  s.preempt_signals = pc.signals;
-  s.preempt_async = pc.async;
-  s.preempt_cooperative = pc.cooperative;
-  s.preempt_stale = pc.stale;
-  s.preempt_deferred_runtime = pc.deferred_runtime;
-  s.preempt_deferred_locks = pc.deferred_locks;
-  s.preempt_deferred_disabled = pc.deferred_disabled;
-  s.preempt_deferred_foreign = pc.deferred_foreign;
-  s.preempt_deferred_stack = pc.deferred_stack;
+  preempt_stats(&s);
   {
     SpinGuard lock(sched.lock);
     s.threads = static_cast<int>(mcount());
