@@ -9,6 +9,9 @@
 #include "usdt.h"
 
 namespace urgent::rt {
+
+void (*runqgrab_courtesy_wait)() = [] { usleep(3); };
+
 namespace {
 
 constexpr auto kAcquire = std::memory_order_acquire;
@@ -51,7 +54,7 @@ std::uint32_t runqgrab(P* pp, std::atomic<G*>* batch, std::uint32_t batchHead, b
             // ~100 ns), and stole it in ~0.15% of pingpong's round trips; each steal split
             // the pair across two Ms for tens of µs (see README, pingpong).
             std::uint32_t taken = pp->runnexttaken.load(kRelaxed);
-            usleep(3);
+            runqgrab_courtesy_wait();
             if (pp->runnexttaken.load(kRelaxed) != taken) return 0;
           }
           if (!pp->runnext.compare_exchange_strong(next, nullptr, kAcquire, kRelaxed)) continue;

@@ -26,6 +26,11 @@ G* runqget(P* pp, bool* inheritTime);
 // empty); returns one stolen G to run, or null. Go's runqsteal.
 G* runqsteal(P* pp, P* p2, bool stealRunNextG);
 
+// What a thief does before it takes the runnext of a running P (Go: usleep(3)), so that the
+// owner can schedule it first. A variable for the white-box tests, which script what the
+// owner does meanwhile.
+extern void (*runqgrab_courtesy_wait)();
+
 // Number of Gs in pp's ring plus runnext (a racy snapshot, for stats and schedtrace).
 std::uint32_t runqlen(P* pp);
 

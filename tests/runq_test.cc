@@ -109,30 +109,24 @@ TEST_F(RunningVictim, RunnextOfAStuckRunningPIsStolen) {
   EXPECT_TRUE(runqempty(victim.get()));
 }
 
-// The owner keeps running its runnext and putting the *same* G back (two goroutines readying
-// each other put the same G in runnext every ~100 ns). Go's CAS alone succeeds on such a
-// runnext (ABA) about as often as it looks; urgent sees that the owner took runnext during
-// the courtesy sleep and leaves it alone. A steal can only slip through if the owner thread
-// stalls for a whole sleep, so the bound is far from both behaviours.
-TEST_F(RunningVictim, RunnextTheOwnerKeepsRunningIsNotStolen) {
-  std::atomic<bool> stop{false};
-  std::thread owner([&] {
+// The owner runs its runnext during the thief's courtesy wait and puts the *same* G back
+// (two goroutines readying each other put the same G in runnext every ~100 ns). Go's CAS
+// alone succeeds on such a runnext (ABA); urgent sees that the owner took runnext meanwhile
+// and leaves it alone. The wait is scripted, so the interleaving is exact.
+RunningVictim* aba_victim = nullptr;
+TEST_F(RunningVictim, RunnextTheOwnerRanMeanwhileIsNotStolen) {
+  aba_victim = this;
+  auto saved = runqgrab_courtesy_wait;
+  runqgrab_courtesy_wait = [] {
     bool inherit;
-    while (!stop.load(std::memory_order_relaxed)) {
-      if (runqget(victim.get(), &inherit) == &g) runqput(victim.get(), &g, true);
-      procyield(100);  // "runs" g for a moment: g sits in runnext most of the time
-    }
-  });
-  int attempts = 0, stolen = 0;
-  for (; attempts < 200; attempts++) {
-    if (runqsteal(thief.get(), victim.get(), true) == &g) {
-      stolen++;
-      runqput(victim.get(), &g, true);  // (the owner thread only re-puts what it took)
-    }
-  }
-  stop.store(true);
-  owner.join();
-  EXPECT_LT(stolen, attempts / 10) << stolen << " of " << attempts << " attempts stole it";
+    P* pp = aba_victim->victim.get();
+    ASSERT_EQ(runqget(pp, &inherit), &aba_victim->g);  // the owner runs g...
+    runqput(pp, &aba_victim->g, true);                 // ...which is readied again
+  };
+  EXPECT_EQ(runqsteal(thief.get(), victim.get(), true), nullptr);
+  runqgrab_courtesy_wait = saved;
+  bool inherit;
+  EXPECT_EQ(runqget(victim.get(), &inherit), &g);  // still the owner's
 }
 
 // One owner keeps putting (into runnext and the ring) and getting; three thieves steal from
