@@ -94,7 +94,10 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt) {
     if (s == kPrunning || s == kPsyscall) {
       // Preempt G if it's running for too long.
       std::uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
-      if (pd.schedtick != t) {
+      // (schedwhen 0: first sight of this P. A goroutine that inherited its slice, like
+      // goroutine 1 from runnext, leaves schedtick at 0, and Go then preempts it at once:
+      // its slice starts now instead.)
+      if (pd.schedtick != t || pd.schedwhen == 0) {
         pd.schedtick = t;
         // When the goroutine started: now, as Go takes it, unless the P switched because
         // it was preempted since the last change we saw; then the switch time, which it

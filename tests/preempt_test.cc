@@ -655,5 +655,20 @@ TEST(Preempt, GomaxprocsChangeStopsSpinningGoroutines) {
   EXPECT_EQ(after, 1);
 }
 
+// Goroutine 1 inherits its P's first slice from runnext (schedtick stays 0): sysmon must
+// still give it a whole slice, not preempt it at its first look (Go 1.19 does, as its
+// schedwhen starts at 0). Caught by the execution tracer.
+TEST(Preempt, FirstGoroutineGetsAWholeSlice) {
+  ScopedEnv slice("URGENT_TIMESLICE", "200ms");
+  std::uint64_t requests = 0;
+  test::run_with(1, [&] {
+    auto end = Clock::now() + 20ms;
+    while (Clock::now() < end) {
+    }  // spins a tenth of its slice, making no call into urgent
+    requests = sched_stats().preempt_requests;
+  });
+  EXPECT_EQ(requests, 0u);
+}
+
 }  // namespace
 }  // namespace urgent
