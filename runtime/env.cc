@@ -1,4 +1,5 @@
-// runtime/env.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG.
+// runtime/env.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE,
+// URGENT_TRACE_MEM and GODEBUG.
 #include "env.h"
 
 #include <sched.h>
@@ -237,6 +238,20 @@ Config read_config() {
       cfg.timeslice_ns = *ns;
     } else {
       warn("URGENT_TIMESLICE", s, why, "10ms");
+    }
+  }
+  if (const char* s = std::getenv("URGENT_TRACE"); s != nullptr) cfg.trace_path = s;
+  if (const char* s = std::getenv("URGENT_TRACE_MEM"); s != nullptr && *s != '\0') {
+    std::string why;
+    auto n = parse_size(s, &why);
+    if (n && (*n < kMinTraceMem || *n > kMaxTraceMem)) {
+      why = "must be between 64KiB and 64GiB";
+      n.reset();
+    }
+    if (n) {
+      cfg.trace_mem = *n;
+    } else {
+      warn("URGENT_TRACE_MEM", s, why, "64MiB");
     }
   }
   if (const char* s = std::getenv("GODEBUG"); s != nullptr && *s != '\0') {

@@ -13,6 +13,11 @@ inline constexpr std::int64_t kDefaultTimesliceNs = 10'000'000;
 inline constexpr std::int64_t kMinTimesliceNs = 10'000;          // 10 µs
 inline constexpr std::int64_t kMaxTimesliceNs = 10'000'000'000;  // 10 s
 
+// Execution-trace buffers (URGENT_TRACE_MEM).
+inline constexpr std::size_t kDefaultTraceMem = std::size_t{64} << 20;
+inline constexpr std::size_t kMinTraceMem = std::size_t{64} << 10;
+inline constexpr std::size_t kMaxTraceMem = std::size_t{64} << 30;
+
 struct Config {
   int gomaxprocs = 1;
   std::size_t stack_size = 0;
@@ -21,6 +26,8 @@ struct Config {
   bool asyncpreemptoff = false;                     // GODEBUG=asyncpreemptoff=1
   int schedtrace_ms = 0;                            // GODEBUG=schedtrace=N (0: off)
   bool scheddetail = false;                         // GODEBUG=scheddetail=1
+  std::string trace_path;                           // URGENT_TRACE (empty: no trace)
+  std::size_t trace_mem = kDefaultTraceMem;         // URGENT_TRACE_MEM
 };
 
 // The default goroutine stack size: 256 KiB of address space (1 MiB under AddressSanitizer,
@@ -53,8 +60,9 @@ struct Godebug {
 // a non-negative integer (the settings before it are applied).
 bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* bad_value);
 
-// Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG; every invalid value
-// prints one warning line to stderr naming the variable and the value used instead.
+// Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE(_MEM) and GODEBUG;
+// every invalid value prints one warning line to stderr naming the variable and the value used
+// instead.
 Config read_config();
 
 // Number of CPUs in the affinity mask (Go's getproccount).

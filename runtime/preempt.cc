@@ -48,6 +48,7 @@
 #include "proc.h"
 #include "runtime2.h"
 #include "sigctxt.h"
+#include "trace.h"
 #include "urgent/preempt.h"
 #include "urgent/sched.h"
 #include "urgent/stats.h"
@@ -91,7 +92,8 @@ int plt_n = 0;
 std::int64_t timeslice = 10'000'000;
 bool async_enabled = false;
 
-enum class Verdict { kSafe, kRuntime, kLocks, kDisabled, kForeign, kStack };
+// The handler's verdicts, as the trace records them.
+using Verdict = tracefmt::PreemptVerdict;
 
 struct Counters {
   std::atomic<std::uint64_t> requests{0}, signals{0}, async{0}, cooperative{0}, stale{0};
@@ -181,7 +183,10 @@ void preemptM(M* mp) {
   if (!mp->signal_pending.compare_exchange_strong(expected, 1)) return;
   count(counters.signals);
   mp->preempt_sent.store(nanotime(), std::memory_order_relaxed);
-  if (G* gp = mp->curg) URGENT_PROBE(preempt_signal, mp->tid, gp->goid);
+  if (G* gp = mp->curg) {
+    URGENT_PROBE(preempt_signal, mp->tid, gp->goid);
+    URGENT_TRACE_EVENT(kPreemptSignal, mp->tid, gp->goid);
+  }
   syscall(SYS_tgkill, getpid(), mp->tid, SIGURG);
 }
 
@@ -245,10 +250,12 @@ void doSigPreempt(M* mp, void* uctx) {
       gp->atomicstatus.load(std::memory_order_relaxed) == kGrunning) {
     Verdict v = asyncSafePoint(mp, gp, arch::sigctxt_pc(uctx), arch::sigctxt_sp(uctx));
     URGENT_PROBE(preempt_handler, gp->goid, static_cast<int>(v));
+    if (tracing()) traceHandlerVerdict(gp->goid, static_cast<std::uint8_t>(v));
     if (v == Verdict::kSafe) {
       arch::sigctxt_push_call(uctx, urgent_async_preempt);
       count(counters.async);
     } else {
+      gp->preempt_deferred = true;  // gp runs on this very thread: its owner
       count(counters.deferred[static_cast<int>(v)]);
     }
   } else if (mp->signal_pending.load(std::memory_order_relaxed) != 0) {
@@ -261,8 +268,12 @@ void checkPreempt(G* gp) {
   if (!__atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) || gp->preemptoff != 0) return;
   count(counters.cooperative);
   URGENT_PROBE(go_preempt, gp->goid, 1);
-  gp->m->p->preempted_at.store(nanotime(), std::memory_order_relaxed);
-  gosched();
+  URGENT_TRACE_EVENT(kGoPreempt, gp->goid,
+                     gp->preempt_deferred ? tracefmt::PreemptKind::kAfterDeferred
+                                          : tracefmt::PreemptKind::kCooperative);
+  M* mp = gp->m;
+  mp->p->preempted_at.store(nanotime(), std::memory_order_relaxed);
+  goschedImpl(mp, gp);
 }
 
 void preempt_stats(SchedStats* s) {
@@ -294,7 +305,8 @@ extern "C" void urgent_async_preempt2() {
   latency_avg.store(avg + (took - avg) / 8, std::memory_order_relaxed);
   mp->p->preempted_at.store(now, std::memory_order_relaxed);
   URGENT_PROBE(go_preempt, mp->curg->goid, 0);
-  urgent::gosched();
+  URGENT_TRACE_EVENT(kGoPreempt, mp->curg->goid, urgent::tracefmt::PreemptKind::kAsync);
+  goschedImpl(mp, mp->curg);
 }
 
 namespace urgent {

@@ -160,6 +160,7 @@ void acquirep(M* mp, P* pp) {
   mp->p = pp;
   pp->m = mp;
   pp->status.store(kPrunning, std::memory_order_relaxed);
+  URGENT_TRACE_EVENT(kProcStart, pp->id);
 }
 
 P* releasep(M* mp) {
@@ -170,6 +171,7 @@ P* releasep(M* mp) {
   mp->p = nullptr;
   pp->m = nullptr;
   pp->status.store(kPidle, std::memory_order_relaxed);
+  URGENT_TRACE_EVENT(kProcStop, pp->id);
   return pp;
 }
 
@@ -225,6 +227,7 @@ void minit(M* mp) {
     pthread_attr_destroy(&attr);
   }
   fiber_adopt_thread(&mp->g0);
+  trace_bind_thread(&mp->trace, mp->id, mp->tid);
   signal_minit(mp);
   // The kernel rounds timed sleeps up by the thread's timer slack (50 µs by default); an M
   // sleeping until the next timer should wake when it is due. M0 gets its own back at exit.
@@ -235,6 +238,7 @@ void minit(M* mp) {
 void munit(M* mp) {
   if (mp->saved_timerslack > 0) prctl(PR_SET_TIMERSLACK, mp->saved_timerslack, 0, 0, 0);
   signal_unminit(mp);
+  trace_bind_thread(nullptr, 0, 0);
   tls_m = nullptr;
 }
 
@@ -436,6 +440,7 @@ void injectglist(GList* list) {
   std::int32_t n = 0;
   for (G* gp = list->head; gp != nullptr; gp = gp->schedlink, n++) {
     casgstatus(gp, kGwaiting, kGrunnable);
+    URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
   }
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
@@ -719,6 +724,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
       if (G* gp = list.pop()) {
         injectglist(&list);
         casgstatus(gp, kGwaiting, kGrunnable);
+        URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
         *inheritTime = false;
         return gp;
       }
@@ -794,6 +800,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
         if (G* gp = list.pop()) {
           injectglist(&list);
           casgstatus(gp, kGwaiting, kGrunnable);
+          URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
           *inheritTime = false;
           return gp;
         }
@@ -846,8 +853,11 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
   gp->m = mp;
   casgstatus(gp, kGrunnable, kGrunning);
   gp->preempt = false;
+  gp->preempt_deferred = false;
   if (!inheritTime) mp->p->schedtick++;
   URGENT_PROBE(go_start, gp->goid, mp->p->id);
+  URGENT_TRACE_EVENT(kGoStart, gp->goid, mp->p->id, runqlen(mp->p),
+                     sched.runqsize.load(std::memory_order_relaxed));
 }
 
 // The scheduler loop on g0. Runs until shutdown, or until a G that locked this thread exits.
@@ -932,6 +942,7 @@ void gswitch(M* mp, G* gp, bool exiting) {
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGdead);
   URGENT_PROBE(go_end, gp->goid);
+  URGENT_TRACE_EVENT(kGoEnd, gp->goid);
   gp->m = nullptr;
   if (mp->lockedg == gp) {
     mp->lockedg = nullptr;
@@ -1114,6 +1125,23 @@ void startTheWorld(M* mp) {
   wakep();
 }
 
+}  // namespace
+
+void stopTheWorldAndRun(std::int32_t nprocs, void (*fn)()) {
+  M* mp = getm();
+  acquirem();  // the world-stopper must not be descheduled
+  stopTheWorld(mp);
+  if (fn != nullptr) fn();
+  {
+    SpinGuard lock(sched.lock);
+    newprocs = nprocs > 0 ? nprocs : gomaxprocs_now.load();
+  }
+  startTheWorld(mp);
+  releasem();
+}
+
+namespace {
+
 // ---- runtime start and stop ----
 
 struct MainArgs {
@@ -1247,12 +1275,17 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
   if (mp->locks != 0) fatal("gopark: holding runtime locks");
   gp->waitreason = reason;
   URGENT_PROBE(go_block, gp->goid, wait_reason_string(reason));
+  URGENT_TRACE_EVENT(kGoBlock, gp->goid, static_cast<int>(reason));
   gp->waitsince = coarsetime();  // every park: nanotime's 20 ns would show (pingpong)
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGwaiting);
   if (unlockf != nullptr && !unlockf(gp, arg)) {
     casgstatus(gp, kGwaiting, kGrunning);
     unmarkSwitching(gp);
+    // It woke itself: traced as readied by itself and started again, on the same P.
+    URGENT_TRACE_EVENT(kGoUnblock, gp->goid, gp->goid);
+    URGENT_TRACE_EVENT(kGoStart, gp->goid, mp->p->id, runqlen(mp->p),
+                       sched.runqsize.load(std::memory_order_relaxed));
     return;
   }
   mp->curg = nullptr;
@@ -1262,6 +1295,7 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
 void goyield() {
   M* mp = tls_m;  // read once, before any switch
   G* gp = mp->curg;
+  URGENT_TRACE_EVENT(kGoSched, gp->goid);
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGrunnable);
   mp->curg = nullptr;
@@ -1274,6 +1308,7 @@ void goready(G* gp) {
   if (mp == nullptr || mp->p == nullptr) outside_runtime("goready");
   casgstatus(gp, kGwaiting, kGrunnable);
   URGENT_PROBE(go_unblock, gp->goid, mp->curg != nullptr ? mp->curg->goid : 0);
+  URGENT_TRACE_EVENT(kGoUnblock, gp->goid, mp->curg != nullptr ? mp->curg->goid : 0);
   runqput(mp->p, gp, true);
   wakep();
 }
@@ -1291,7 +1326,10 @@ bool orphaned(M* mp) {
 static void entersyscallCommon(M* mp, G* gp) {
   mp->locks++;  // no preemption while G, M and P disagree
   URGENT_PROBE(syscall_enter, gp->goid);
+  URGENT_TRACE_EVENT(kGoSysCall, gp->goid);
   P* pp = mp->p;
+  pp->syscall_tid = mp->tid;
+  pp->syscall_goid = gp->goid;
   owner_add<std::uint64_t>(pp->syscalls, 1);
   casgstatus(gp, kGrunning, kGsyscall);
   mp->syscalltick = pp->syscalltick;
@@ -1333,6 +1371,7 @@ bool entersyscallblock() {
     mp->oldp = nullptr;
     pp->syscalltick++;
     sched.handoffs_block.fetch_add(1, std::memory_order_relaxed);
+    URGENT_TRACE_EVENT(kGoSysBlock, gp->goid, pp->id, mp->tid);
     handoffp(pp);
   }
   return true;
@@ -1351,6 +1390,7 @@ bool exitsyscallfast(M* mp, P* oldp) {
     // Go's exitsyscallfast_reacquired; the tick below records the syscall's end either way.)
     owner_add<std::uint64_t>(oldp->syscall_exit_fast, 1);
     URGENT_PROBE(syscall_exit, mp->curg->goid, 0);
+    URGENT_TRACE_EVENT(kGoSysExit, mp->curg->goid, 0);
     return true;
   }
   if (sched.npidle.load() == 0) return false;
@@ -1364,6 +1404,7 @@ bool exitsyscallfast(M* mp, P* oldp) {
   acquirep(mp, pp);
   sched.syscall_exit_idle_p.fetch_add(1, std::memory_order_relaxed);
   URGENT_PROBE(syscall_exit, mp->curg->goid, 1);
+  URGENT_TRACE_EVENT(kGoSysExit, mp->curg->goid, 1);
   return true;
 }
 
@@ -1396,6 +1437,7 @@ void exitsyscall(int err) {
   // that becomes idle meanwhile is taken under the same lock, so nothing is missed.
   sched.syscall_exit_slow.fetch_add(1, std::memory_order_relaxed);
   URGENT_PROBE(syscall_exit, gp->goid, 2);
+  URGENT_TRACE_EVENT(kGoSysExit, gp->goid, 2);
   markSwitching(gp);
   casgstatus(gp, kGsyscall, kGrunnable);
   P* pp;
@@ -1409,6 +1451,8 @@ void exitsyscall(int err) {
     acquirep(mp, pp);
     unmarkSwitching(gp);  // never published
     casgstatus(gp, kGrunnable, kGrunning);
+    URGENT_TRACE_EVENT(kGoStart, gp->goid, pp->id, runqlen(pp),
+                       sched.runqsize.load(std::memory_order_relaxed));
     errno = err;
     return;
   }
@@ -1595,6 +1639,7 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   gp->saved_errno = 0;
   casgstatus(gp, kGdead, kGrunnable);
   URGENT_PROBE(go_create, gp->goid, gp->parent_goid);
+  URGENT_TRACE_EVENT(kGoCreate, gp->goid, gp->parent_goid);
   owner_add<std::uint64_t>(pp->goroutines_created, 1);
   runqput(pp, gp, true);
   if (main_started) wakep();
@@ -1640,10 +1685,14 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   m0 = new M;
   m0->is_m0 = true;
   m0->fastrand = 0x853c49e6748fea9bull;
-  minit(m0);
   {
     SpinGuard lock(sched.lock);
     m0->id = sched.mnext++;
+  }
+  minit(m0);
+  trace_run_start(cfg.trace_path.c_str(), cfg.trace_mem, cfg.gomaxprocs);
+  {
+    SpinGuard lock(sched.lock);
     sched.allm.store(m0);
     P* runnable = procresize(m0, cfg.gomaxprocs);
     if (runnable != nullptr) fatal("schedinit: unexpected runnable P");
@@ -1660,6 +1709,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     gp->entry_arg = &ma;
     gp->goid = newgoid(m0->p);
     casgstatus(gp, kGdead, kGrunnable);
+    URGENT_TRACE_EVENT(kGoCreate, gp->goid, 0);
     m0->p->goroutines_created.store(1, std::memory_order_relaxed);
     runqput(m0->p, gp, true);
   }
@@ -1699,6 +1749,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
     if (mp != m0 && !orphaned(mp)) pthread_join(mp->thread, nullptr);
   }
+  trace_run_end();  // (orphaned Ms record nothing: exitsyscall leaves before its event)
   int status;
   {
     SpinGuard lock(sched.lock);
@@ -1726,6 +1777,13 @@ void gosched() {
   M* mp = tls_m;  // read once, before any switch: the inline TLS load is safe here
   G* gp = mp ? mp->curg : nullptr;
   if (gp == nullptr) outside_runtime("urgent::gosched");
+  URGENT_TRACE_EVENT(kGoSched, gp->goid);
+  rt::goschedImpl(mp, gp);
+}
+
+namespace rt {
+
+void goschedImpl(M* mp, G* gp) {
   // findRunnable's first step, skipped by the fast path below: run our expired timers (a
   // goroutine yielding in a loop, or preempted, must not starve a sleeper on its P).
   if (mp->p->timers.timer0when.load(std::memory_order_relaxed) != 0) checkTimers(mp->p, nanotime());
@@ -1754,6 +1812,8 @@ void gosched() {
   }
 }
 
+}  // namespace rt
+
 int gomaxprocs(int n) {
   M* mp = getm();
   if (mp == nullptr || mp->curg == nullptr) {
@@ -1763,14 +1823,7 @@ int gomaxprocs(int n) {
   int ret = gomaxprocs_now.load();
   if (n <= 0 || n == ret) return ret;
   if (n > kMaxGomaxprocs) n = kMaxGomaxprocs;
-  acquirem();  // the world-stopper must not be descheduled
-  stopTheWorld(mp);
-  {
-    SpinGuard lock(sched.lock);
-    newprocs = n;
-  }
-  startTheWorld(mp);
-  releasem();
+  stopTheWorldAndRun(n, nullptr);
   return ret;
 }
 

@@ -83,6 +83,14 @@ void goready(G* gp);
 // queue, not the global one (Go's goyield, used after a direct semaphore handoff).
 void goyield();
 
+// gosched without its trace event, for callers that record why they yield (preemption).
+// gp is mp's running goroutine, mp the caller's M read once before the call.
+void goschedImpl(M* mp, G* gp);
+
+// From a goroutine: stops the world (every P), runs fn on the caller while it is stopped,
+// then starts it again with nprocs Ps (0: as many as before). GOMAXPROCS changes, trace start.
+void stopTheWorldAndRun(std::int32_t nprocs, void (*fn)());
+
 // Wakes an idle P with a spinning M if there is an idle P and nobody spins (Go's wakep).
 void wakep();
 

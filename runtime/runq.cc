@@ -159,6 +159,7 @@ G* runqsteal(P* pp, P* p2, bool stealRunNextG) {
   owner_add<std::uint64_t>(pp->steals, 1);
   owner_add<std::uint64_t>(pp->stolen, n);
   URGENT_PROBE(steal, pp->id, p2->id, n);
+  URGENT_TRACE_EVENT(kSteal, pp->id, p2->id, n);
   n--;
   G* gp = pp->runq.slots[(t + n) % kRunqSize].load(kRelaxed);
   if (n == 0) return gp;

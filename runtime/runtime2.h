@@ -20,6 +20,7 @@
 #include "lock.h"
 #include "stack.h"
 #include "timer.h"
+#include "trace.h"
 #include "tsa.h"
 
 namespace urgent::detail {
@@ -131,11 +132,14 @@ struct alignas(64) G {
   // [own by whoever made it runnable, then its runner] Its wait for an M is being timed
   // (scheduling latency sampling; runnable_since holds the start).
   std::uint8_t tracked = 0;
+  // [own] The SIGURG handler deferred a preemption of it: its next cooperative preemption
+  // is traced as after-deferred. Cleared when it starts running.
+  bool preempt_deferred = false;
   // [own] Open NoPreempt scopes: while > 0, neither the SIGURG handler nor a cooperative
   // check (preempt_point) preempts the goroutine. Per G, so a scope survives a park.
   std::int32_t preemptoff = 0;
   // ---- line 2: cold ----
-  std::int64_t waitsince = 0;       // [own] nanotime when it started waiting (valid while waiting)
+  std::int64_t waitsince = 0;  // [own] nanotime when it started waiting (valid while waiting)
   // [own by whoever made it runnable, then its runner] When a sampled G became runnable
   // (tracked set; proc.h, casgstatus).
   std::int64_t runnable_since = 0;
@@ -271,6 +275,7 @@ struct M {
   // it to kOrphaned instead of waiting for a call that may never return; exitsyscall's
   // exchange sees that and ends the thread.
   std::atomic<std::uint32_t> sysstate{0};
+  TraceCtx trace;  // [own] its execution-trace recorder (trace.cc)
 };
 
 enum SysState : std::uint32_t { kNotInSyscall = 0, kInSyscall = 1, kOrphaned = 2 };
@@ -319,6 +324,10 @@ struct alignas(64) P {
   std::atomic<std::uint64_t> runqputslow_n{0};      // overflows to the global queue
   std::atomic<std::uint64_t> syscalls{0};           // entersyscalls on this P
   std::atomic<std::uint64_t> syscall_exit_fast{0};  // exitsyscalls that got this P back
+  // [own by the M entering the call; read by whoever CASes the P out of kPsyscall] The
+  // thread and goroutine of the system call holding it (for the trace's GoSysBlock).
+  pid_t syscall_tid = 0;
+  std::int64_t syscall_goid = 0;
   // [atomic, own writes] When this P last switched goroutines because its goroutine was
   // preempted (nanotime): sysmon's start of the next goroutine's slice (sysmon.cc).
   std::atomic<std::int64_t> preempted_at{0};

@@ -37,6 +37,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -76,7 +78,7 @@ bool schedtrace_detail = false;  // GODEBUG=scheddetail
 // Returns how many Ps it took; *next_preempt is the earliest future time a running
 // goroutine's slice ends (0: none). batch: sysmon woke for a slice's end; goroutines whose
 // slices end within kBatch of it are preempted in the same tick.
-int retake(std::int64_t now, bool batch, std::int64_t* next_preempt) {
+int retake(std::int64_t now, bool batch, std::int64_t* next_preempt, int* preempted) {
   int n = 0;
   std::int64_t slice = timeslice_ns();
   // A running goroutine is signalled early by the usual signal latency, so that it leaves its
@@ -108,7 +110,7 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt) {
       if (s == kPrunning) {
         std::int64_t due = pd.schedwhen + signal_at;
         if (due <= horizon) {
-          preemptone(pp, nullptr);
+          if (preemptone(pp, nullptr)) ++*preempted;
         } else if (*next_preempt == 0 || due < *next_preempt) {
           // (One already due waits for its signal or its next runtime call: no busy ticks.)
           *next_preempt = due;
@@ -148,6 +150,8 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt) {
       pp->syscalltick++;  // the M returning from the call now finds its P gone
       sched.handoffs.fetch_add(1, std::memory_order_relaxed);
       URGENT_PROBE(handoff, pp->id);
+      // (The CAS above made the P ours: the call's fields are the entering M's last writes.)
+      URGENT_TRACE_EVENT(kGoSysBlock, pp->syscall_goid, pp->id, pp->syscall_tid);
       handoffp(pp);
     }
     incidlelocked(1);
@@ -195,6 +199,7 @@ bool sleepWhileIdle(std::int64_t now) {
 void* sysmon(void*) {
   // Like the Ms: wake when due, not 50 µs later (the kernel's default timer slack).
   prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
+  trace_bind_thread(sysmon_trace_ctx(), -1, static_cast<pid_t>(syscall(SYS_gettid)));
   std::int64_t delay = 0;
   int idle = 0;  // how many cycles in succession we had not woken somebody up
   // Never sleep through more than half a time slice (see the file comment).
@@ -236,11 +241,14 @@ void* sysmon(void*) {
     }
     // Retake Ps blocked in syscalls and preempt long running Gs.
     bool deadline = next_preempt != 0 && next_preempt <= now;
-    if (retake(now, deadline, &next_preempt) != 0) {
+    int preempted = 0;
+    int retaken = retake(now, deadline, &next_preempt, &preempted);
+    if (retaken != 0) {
       idle = 0;
     } else {
       idle++;
     }
+    if (retaken + preempted != 0) URGENT_TRACE_EVENT(kSysmonTick, retaken, preempted);
     if (schedtrace_ns > 0 && lasttrace + schedtrace_ns <= now) {
       lasttrace = now;
       schedtrace(schedtrace_detail);

@@ -21,4 +21,5 @@
 #include "urgent/stats.h"      // IWYU pragma: export
 #include "urgent/sys.h"        // IWYU pragma: export
 #include "urgent/time.h"       // IWYU pragma: export
+#include "urgent/trace.h"      // IWYU pragma: export
 #include "urgent/waitgroup.h"  // IWYU pragma: export
