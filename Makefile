@@ -48,15 +48,20 @@ ASM_SRCS := $(wildcard arch/$(ARCH)/*.S)
 LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/lib/liburgent.a
 
+# urgent-trace: the trace reader (reader, analysis, convert) is shared with the tests.
+TRACE_TOOL_SRCS := $(wildcard runtime/cmd/urgent-trace/*.cc)
+TRACE_READER_OBJS := $(patsubst %.cc,$(BUILD)/obj/%.o,$(filter-out %/main.cc,$(TRACE_TOOL_SRCS)))
+TRACE_TOOL := $(BUILD)/bin/urgent-trace
+
 TEST_SRCS := $(wildcard tests/*.cc)
 TEST_ASM := $(wildcard tests/arch/$(ARCH)/*.S)
-TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o) $(TEST_ASM:%.S=$(BUILD)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o) $(TEST_ASM:%.S=$(BUILD)/obj/%.o) $(TRACE_READER_OBJS)
 TESTS := $(BUILD)/bin/urgent-tests
 
 DEMO_SRCS := $(wildcard bench/demos/*.cc)
 DEMOS := $(DEMO_SRCS:bench/demos/%.cc=$(BUILD)/bin/%)
 ECHO_CLIENT := $(BUILD)/bin/urgent-echo-client
-TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS)
+TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS) $(TRACE_TOOL)
 GO_BENCH := $(BUILD)/bin/urgent-bench-go
 GO_DEMOS := $(patsubst bench/demos/go/%/main.go,$(BUILD)/bin/%-go,$(wildcard bench/demos/go/*/main.go))
 
@@ -87,6 +92,12 @@ $(BUILD)/obj/runtime/%.o: runtime/%.cc | deps
 	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(SPDLOG_CFLAGS) -MT $@ -MF $(@:.o=.d) -c $< -o $@.tmp
 	$(Q)objcopy $(call runtime_text,$@.tmp) $@.tmp $@ && rm -f $@.tmp
 
+# Tools under runtime/cmd are not runtime code: no renaming (the shorter stem wins).
+$(BUILD)/obj/runtime/cmd/%.o: runtime/cmd/%.cc | deps
+	$(call say,CXX,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
 $(BUILD)/obj/%.o: %.S | deps
 	$(call say,AS,$<)
 	$(Q)mkdir -p $(@D)
@@ -106,6 +117,12 @@ $(BUILD)/bin/urgent-bench: $(BUILD)/obj/bench/urgent-bench.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(SPDLOG_LIBS)
+
+# Plain C++: reads trace files, needs no runtime.
+$(TRACE_TOOL): $(patsubst %.cc,$(BUILD)/obj/%.o,$(TRACE_TOOL_SRCS))
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/bin/urgent-micro: $(BUILD)/obj/bench/micro.o $(LIB)
 	$(call say,LINK,$@)

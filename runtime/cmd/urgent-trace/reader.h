@@ -1,0 +1,64 @@
+// runtime/cmd/urgent-trace/reader.h: reads urgent's execution traces (runtime/trace_format.h)
+// and checks them; shared by the urgent-trace tool and the tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trace_format.h"
+
+namespace urgent::tracetool {
+
+struct Event {
+  std::uint64_t ticks = 0;
+  std::int64_t ns = 0;  // CLOCK_MONOTONIC
+  std::int64_t m = 0;   // M id; -1 sysmon
+  std::int64_t tid = 0;
+  tracefmt::Ev type{};
+  std::uint64_t args[4] = {};
+};
+
+struct Trace {
+  std::int64_t pid = 0;
+  int gomaxprocs = 0;
+  bool tsc = false;                  // ticks are TSC cycles (else CLOCK_MONOTONIC ns)
+  bool flight = false;               // a flight recorder's window: goroutines may predate it
+  std::vector<std::string> reasons;  // wait reasons, by GoBlock's index
+  std::vector<Event> events;         // in time order (ticks; a thread's own order on ties)
+  bool complete = false;             // the End chunk was there
+  std::uint64_t dropped = 0;         // End's count
+  std::uint64_t lost = 0;            // sum of Lost events
+  std::uint64_t batches = 0;
+  std::uint64_t backwards = 0;
+  std::int64_t boottime_offset = 0;  // CLOCK_BOOTTIME - CLOCK_MONOTONIC when traced  // batches
+                                     // starting before their thread's previous one ended
+
+  std::string reason(std::uint64_t i) const;
+};
+
+// Parses a whole trace; false with *error on anything malformed (never a crash).
+bool parse_trace(const std::string& bytes, Trace* t, std::string* error);
+bool read_trace(const std::string& path, Trace* t, std::string* error);
+
+// A goroutine's state, as the trace tells it.
+enum class GState { kUnknown, kRunnable, kRunning, kWaiting, kSyscall, kDead };
+const char* gstate_name(GState s);
+
+// The goroutine whose state e changes (*g) and its new state; false for events that change
+// no goroutine's state (P, steal, preemption signal and handler, sysmon, GoSysBlock, Lost).
+bool transition(const Event& e, std::uint64_t* g, GState* to);
+
+// Checks the trace's consistency: every thread's timestamps in order; each goroutine's
+// events follow its state machine (created or seen once, started before it ends, ...); P
+// ownership by Ms; every goroutine created in the trace starts before it ends. Returns one message
+// per problem (empty: consistent); at most `limit`.
+std::vector<std::string> validate(const Trace& t, std::size_t limit = 20);
+
+// One line describing e (for `view` and error messages), time relative to t0.
+std::string describe(const Trace& t, const Event& e, std::int64_t t0);
+
+// Nearest-rank percentile of sorted values (q in [0, 1]); 0 for none.
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q);
+
+}  // namespace urgent::tracetool
