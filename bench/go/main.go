@@ -9,6 +9,10 @@
 //
 //	<workload> <value> <unit>      e.g. "spawn 123.4 ns/goroutine"
 //
+// With URGENT_TRACE=<file> set, the whole run is traced with Go's own
+// execution tracer (runtime/trace), as urgent-bench traces with urgent's:
+// the tracers' costs compare on the same workload.
+//
 // An unknown workload or a bad n prints the problem and the valid
 // workloads on stderr and exits with status 2.
 //
@@ -81,6 +85,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -471,6 +476,21 @@ func main() {
 			usage(fmt.Sprintf("bad n %q: want a positive integer", args[1]))
 		}
 		n = v
+	}
+	if path := os.Getenv("URGENT_TRACE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "urgent-bench-go: URGENT_TRACE: %v\n", err)
+			os.Exit(2)
+		}
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintf(os.Stderr, "urgent-bench-go: trace.Start: %v\n", err)
+			os.Exit(2)
+		}
+		defer func() {
+			trace.Stop()
+			f.Close()
+		}()
 	}
 	switch {
 	case isHandoff:

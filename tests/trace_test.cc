@@ -1,0 +1,475 @@
+// tests/trace_test.cc: the execution tracer, the flight recorder and the trace reader.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <urgent/urgent.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "cmd/urgent-trace/analysis.h"
+#include "cmd/urgent-trace/convert.h"
+#include "cmd/urgent-trace/reader.h"
+#include "test_util.h"
+
+namespace urgent {
+namespace {
+
+using namespace std::chrono_literals;
+using test::run_with;
+using test::ScopedEnv;
+using tracefmt::Ev;
+using tracetool::Event;
+using tracetool::Trace;
+
+std::int64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+std::string temp_path(const char* name) {
+  return std::string(::testing::TempDir()) + "urgent-trace-" + std::to_string(getpid()) + "-" +
+         name;
+}
+
+Trace load(const std::string& path) {
+  Trace t;
+  std::string error;
+  EXPECT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
+  return t;
+}
+
+std::size_t count(const Trace& t, Ev type) {
+  return static_cast<std::size_t>(std::count_if(t.events.begin(), t.events.end(),
+                                                [&](const Event& e) { return e.type == type; }));
+}
+
+std::string problems(const Trace& t) {
+  std::string out;
+  for (const std::string& p : tracetool::validate(t)) out += p + "\n";
+  return out;
+}
+
+// A goroutine that spins with no calls into urgent until stop is set.
+void spin(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+  }
+}
+
+// A workload touching most event kinds: goroutines, channels, a mutex, sleeps, yields, a
+// blocking system call.
+void workload() {
+  WaitGroup wg;
+  Chan<int> ch;
+  Mutex mu;
+  int shared = 0;
+  for (int i = 0; i < 8; i++) {
+    wg.add(1);
+    go([&, i] {
+      for (int k = 0; k < 50; k++) {
+        if (i % 2 == 0) {
+          ch.send(k);
+        } else {
+          ch.recv();
+        }
+        std::lock_guard<Mutex> lock(mu);
+        shared++;
+      }
+      gosched();
+      sleep_for(1ms);
+      wg.done();
+    });
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  wg.add(1);
+  go([&] {
+    char c;
+    blocking([&] { return ::read(fds[0], &c, 1); });
+    wg.done();
+  });
+  sleep_for(5ms);
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  wg.wait();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_EQ(shared, 400);
+}
+
+TEST(Trace, RecordsAConsistentTraceOfAWorkload) {
+  std::string path = temp_path("workload");
+  std::int64_t before = 0, after = 0;
+  trace::Stats st;
+  run_with(2, [&] {
+    before = mono_ns();
+    std::string error;
+    ASSERT_TRUE(trace::start(path, {}, &error)) << error;
+    EXPECT_TRUE(trace::active());
+    workload();
+    st = trace::stop();
+    after = mono_ns();
+    EXPECT_FALSE(trace::active());
+  });
+  EXPECT_TRUE(st.error.empty()) << st.error;
+  EXPECT_EQ(st.dropped, 0u);
+  Trace t = load(path);
+  EXPECT_TRUE(t.complete);
+  EXPECT_EQ(t.gomaxprocs, 2);
+  EXPECT_EQ(t.pid, getpid());
+  EXPECT_EQ(st.events, t.events.size());
+  EXPECT_EQ(problems(t), "");
+  // Timestamps are CLOCK_MONOTONIC, within the run.
+  ASSERT_FALSE(t.events.empty());
+  EXPECT_GE(t.events.front().ns, before);
+  EXPECT_LE(t.events.back().ns, after);
+  // Every goroutine created in the trace ran and ended.
+  std::set<std::uint64_t> created, started, ended;
+  for (const Event& e : t.events) {
+    if (e.type == Ev::kGoCreate) created.insert(e.args[0]);
+    if (e.type == Ev::kGoStart) started.insert(e.args[0]);
+    if (e.type == Ev::kGoEnd) ended.insert(e.args[0]);
+  }
+  EXPECT_EQ(created.size(), 9u);
+  for (std::uint64_t g : created) {
+    EXPECT_TRUE(started.count(g)) << "g" << g;
+    EXPECT_TRUE(ended.count(g)) << "g" << g;
+  }
+  // The main goroutine was running when tracing began.
+  EXPECT_EQ(count(t, Ev::kGoStatus), 1u);
+  for (Ev ev : {Ev::kGoBlock, Ev::kGoUnblock, Ev::kGoSched, Ev::kGoSysCall, Ev::kGoSysExit,
+                Ev::kProcStart}) {
+    EXPECT_GT(count(t, ev), 0u) << tracefmt::kEventSpecs[static_cast<int>(ev)].name;
+  }
+  std::set<std::string> reasons;
+  for (const Event& e : t.events) {
+    if (e.type == Ev::kGoBlock) reasons.insert(t.reason(e.args[1]));
+  }
+  EXPECT_TRUE(reasons.count("chan send") || reasons.count("chan receive"));
+  EXPECT_TRUE(reasons.count("sleep"));
+  std::remove(path.c_str());
+}
+
+TEST(Trace, UrgentTraceVariableTracesTheWholeRun) {
+  std::string path = temp_path("env");
+  {
+    ScopedEnv env("URGENT_TRACE", path.c_str());
+    run_with(2, [] {
+      EXPECT_TRUE(trace::active());
+      std::string error;
+      EXPECT_FALSE(trace::start(temp_path("second"), {}, &error));
+      EXPECT_NE(error.find("already"), std::string::npos) << error;
+      workload();
+    });
+  }
+  Trace t = load(path);
+  EXPECT_TRUE(t.complete);
+  EXPECT_EQ(problems(t), "");
+  // From before goroutine 1: its creation, and M0 taking P0, are in it.
+  ASSERT_GE(t.events.size(), 2u);
+  EXPECT_EQ(t.events[0].type, Ev::kProcStart);
+  EXPECT_EQ(count(t, Ev::kGoStatus), 0u);
+  EXPECT_EQ(count(t, Ev::kGoCreate), 10u);  // main, 8 workers, the reader
+  std::remove(path.c_str());
+}
+
+TEST(Trace, BadRequestsGetErrors) {
+  run_with(1, [] {
+    std::string error;
+    EXPECT_FALSE(trace::start("/nonexistent-dir/x.trace", {}, &error));
+    EXPECT_NE(error.find("/nonexistent-dir/x.trace"), std::string::npos) << error;
+    EXPECT_FALSE(
+        trace::start(temp_path("tiny"), {.buffer_bytes = 16, .max_memory = 1 << 20}, &error));
+    EXPECT_NE(error.find("buffer_bytes"), std::string::npos) << error;
+    EXPECT_FALSE(
+        trace::start(temp_path("tiny"), {.buffer_bytes = 4096, .max_memory = 1024}, &error));
+    EXPECT_FALSE(trace::active());
+    EXPECT_EQ(trace::stop().events, 0u);  // nothing on: nothing to stop
+    EXPECT_FALSE(trace::write_flight_recorder(temp_path("fr"), nullptr, &error));
+    EXPECT_NE(error.find("no flight recorder"), std::string::npos) << error;
+    EXPECT_FALSE(trace::start_flight_recorder({.window = 0ms}, &error));
+  });
+  std::string error;
+  EXPECT_FALSE(trace::start(temp_path("outside"), {}, &error));  // not in a goroutine
+  EXPECT_NE(error.find("goroutine"), std::string::npos) << error;
+}
+
+// A writer stuck on a full pipe: every buffer fills, and the events that find none are
+// dropped and counted, in Stats, in the End chunk, and as Lost events when a thread can
+// write again.
+TEST(Trace, DroppedEventsAreCountedNeverLost) {
+  std::string fifo = temp_path("fifo");
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  int rfd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(rfd, 0);
+  std::string data;
+  trace::Stats st;
+  run_with(2, [&] {
+    std::string error;
+    ASSERT_TRUE(trace::start(fifo, {.buffer_bytes = 1024, .max_memory = 4096}, &error)) << error;
+    // Nobody reads the pipe yet: the writer blocks once 64 KiB are in it.
+    Chan<int> ping, pong;
+    go([&] {
+      for (int i = 0; i < 20000; i++) pong.send(*ping.recv());
+    });
+    for (int i = 0; i < 20000; i++) {
+      ping.send(i);
+      pong.recv();
+    }
+    std::thread drain([&] {
+      fcntl(rfd, F_SETFL, 0);  // blocking reads until the writer closes
+      char buf[65536];
+      for (;;) {
+        ssize_t n = ::read(rfd, buf, sizeof buf);
+        if (n <= 0) break;
+        data.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+    st = blocking([] { return trace::stop(); });
+    blocking([&] { drain.join(); });
+  });
+  ::close(rfd);
+  std::remove(fifo.c_str());
+  EXPECT_GT(st.dropped, 0u);
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(tracetool::parse_trace(data, &t, &error)) << error;
+  EXPECT_TRUE(t.complete);
+  EXPECT_EQ(t.dropped, st.dropped);
+  EXPECT_EQ(t.events.size(), st.events);
+  EXPECT_GT(t.lost, 0u);
+  EXPECT_LE(t.lost, t.dropped);
+  tracetool::Summary s = tracetool::summarize(t);
+  EXPECT_NE(tracetool::summary_text(t, s, 5).find("dropped events: " + std::to_string(t.dropped)),
+            std::string::npos);
+}
+
+TEST(Trace, SeesAsyncPreemption) {
+  ScopedEnv slice("URGENT_TIMESLICE", "1ms");
+  std::string path = temp_path("preempt");
+  run_with(1, [&] {
+    if (!async_preemption()) GTEST_SKIP() << "async preemption is off here";
+    std::string error;
+    ASSERT_TRUE(trace::start(path, {}, &error)) << error;
+    std::atomic<bool> stop{false};
+    WaitGroup wg;
+    wg.add(1);
+    go([&] {
+      spin(stop);
+      wg.done();
+    });
+    for (int i = 0; i < 10; i++) sleep_for(2ms);  // each wake needs the spinner preempted
+    stop.store(true);
+    wg.wait();
+    trace::stop();
+  });
+  if (testing::Test::IsSkipped()) return;
+  Trace t = load(path);
+  EXPECT_EQ(problems(t), "");
+  std::size_t async = 0, safe = 0;
+  for (const Event& e : t.events) {
+    async += e.type == Ev::kGoPreempt && e.args[1] == 0;
+    safe += e.type == Ev::kPreemptHandler && e.args[1] == 0;
+  }
+  EXPECT_GT(count(t, Ev::kPreemptSignal), 0u);
+  EXPECT_GT(async, 0u);
+  EXPECT_GT(safe, 0u);
+  // Each async preemption follows a handler that found a safe point, on the same thread.
+  std::map<std::int64_t, bool> safe_pending;
+  for (const Event& e : t.events) {
+    if (e.type == Ev::kPreemptHandler && e.args[1] == 0) safe_pending[e.tid] = true;
+    if (e.type == Ev::kGoPreempt && e.args[1] == 0) {
+      EXPECT_TRUE(safe_pending[e.tid]) << tracetool::describe(t, e, 0);
+      safe_pending[e.tid] = false;
+    }
+  }
+  EXPECT_GT(count(t, Ev::kSysmonTick), 0u);
+  std::remove(path.c_str());
+}
+
+// sysmon takes the P from a goroutine blocked in read(2) while another goroutine waits.
+TEST(Trace, SysmonHandoffIsTraced) {
+  std::string path = temp_path("handoff");
+  std::int64_t blocked_tid = 0;
+  run_with(1, [&] {
+    std::string error;
+    ASSERT_TRUE(trace::start(path, {}, &error)) << error;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    WaitGroup wg;
+    wg.add(2);
+    std::atomic<bool> ran{false};
+    go([&] {
+      blocked_tid = ::gettid();
+      char c;
+      blocking([&] { return ::read(fds[0], &c, 1); });
+      wg.done();
+    });
+    go([&] {
+      ran.store(true);
+      wg.done();
+    });
+    sleep_for(30ms);
+    EXPECT_TRUE(ran.load());  // it had the P the reader's call was holding
+    ASSERT_EQ(::write(fds[1], "x", 1), 1);
+    wg.wait();
+    ::close(fds[0]);
+    ::close(fds[1]);
+    trace::stop();
+  });
+  Trace t = load(path);
+  EXPECT_EQ(problems(t), "");
+  bool found = false;
+  for (const Event& e : t.events) {
+    if (e.type == Ev::kGoSysBlock && static_cast<std::int64_t>(e.args[2]) == blocked_tid) {
+      found = true;
+      EXPECT_EQ(e.m, -1);  // sysmon retook it
+    }
+  }
+  EXPECT_TRUE(found);
+  tracetool::Summary s = tracetool::summarize(t);
+  EXPECT_EQ(s.handed_off_ns.size(), 1u);
+  EXPECT_GE(s.handed_off_ns.at(0), 25'000'000);  // the call lasted the main's 30 ms sleep
+  std::remove(path.c_str());
+}
+
+TEST(FlightRecorder, HoldsOnlyTheWindow) {
+  std::string path1 = temp_path("fr1"), path2 = temp_path("fr2");
+  std::int64_t call1 = 0, call2 = 0;
+  trace::Stats st;
+  run_with(2, [&] {
+    std::string error;
+    ASSERT_TRUE(trace::start_flight_recorder({.window = 50ms}, &error)) << error;
+    EXPECT_TRUE(trace::active());
+    EXPECT_FALSE(trace::start(temp_path("no"), {}, &error));
+    auto busy = [](std::chrono::milliseconds d) {
+      auto end = std::chrono::steady_clock::now() + d;
+      while (std::chrono::steady_clock::now() < end) {
+        WaitGroup wg;
+        wg.add(1);
+        go([&] { wg.done(); });
+        wg.wait();
+        sleep_for(200us);
+      }
+    };
+    busy(200ms);
+    call1 = mono_ns();
+    ASSERT_TRUE(trace::write_flight_recorder(path1, &st, &error)) << error;
+    busy(100ms);
+    call2 = mono_ns();
+    ASSERT_TRUE(trace::write_flight_recorder(path2, nullptr, &error)) << error;
+    trace::stop_flight_recorder();
+    EXPECT_FALSE(trace::active());
+  });
+  for (auto [path, call] : {std::pair{path1, call1}, std::pair{path2, call2}}) {
+    Trace t = load(path);
+    EXPECT_TRUE(t.flight);
+    EXPECT_TRUE(t.complete);
+    ASSERT_FALSE(t.events.empty());
+    EXPECT_GE(t.events.front().ns, call - 50'000'000 - 100'000) << "older than the window";
+    EXPECT_LE(t.events.back().ns, call + 10'000'000);
+    EXPECT_GE(t.events.back().ns, call - 5'000'000) << "the window ends at the call";
+    EXPECT_GT(t.events.back().ns - t.events.front().ns, 25'000'000) << "the window is mostly there";
+    EXPECT_EQ(problems(t), "");
+    std::remove(path.c_str());
+  }
+  EXPECT_GT(st.events, 0u);
+}
+
+// The reader survives any corruption: truncated and bit-flipped copies of a real trace
+// parse or fail with an error, never crash, and what parses can be checked and converted.
+TEST(TraceReader, SurvivesCorruptInput) {
+  std::string path = temp_path("fuzz");
+  run_with(2, [&] {
+    ASSERT_TRUE(trace::start(path));
+    workload();
+    trace::stop();
+  });
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string good = ss.str();
+  std::remove(path.c_str());
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(tracetool::parse_trace(good, &t, &error)) << error;
+  EXPECT_FALSE(tracetool::parse_trace("", &t, &error));
+  EXPECT_NE(error.find("not an urgent trace"), std::string::npos);
+  std::string wrong_version = good;
+  wrong_version[8] = 9;
+  EXPECT_FALSE(tracetool::parse_trace(wrong_version, &t, &error));
+  EXPECT_NE(error.find("version"), std::string::npos) << error;
+  std::uint64_t seed = 12345;
+  auto rnd = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return seed >> 33;
+  };
+  int parsed = 0;
+  for (int i = 0; i < 300; i++) {
+    std::string bad = good;
+    if (i % 2 == 0) {
+      bad.resize(rnd() % good.size());
+    } else {
+      for (int k = 0; k < 4; k++) bad[rnd() % bad.size()] ^= static_cast<char>(1 << (rnd() % 8));
+    }
+    if (tracetool::parse_trace(bad, &t, &error)) {
+      parsed++;
+      tracetool::validate(t);
+      tracetool::Summary s = tracetool::summarize(t);
+      tracetool::summary_text(t, s, 5);
+      tracetool::to_chrome_json(t);
+      tracetool::to_perfetto(t);
+    } else {
+      EXPECT_FALSE(error.empty());
+    }
+  }
+  EXPECT_GT(parsed, 0);  // truncation at a chunk boundary keeps what is complete
+}
+
+TEST(TraceConvert, PerfettoOutputDecodes) {
+  std::string path = temp_path("convert");
+  run_with(2, [&] {
+    ASSERT_TRUE(trace::start(path));
+    workload();
+    trace::stop();
+  });
+  Trace t = load(path);
+  std::remove(path.c_str());
+  std::string pb = tracetool::to_perfetto(t);
+  tracetool::PerfettoCheck c;
+  std::string error;
+  ASSERT_TRUE(tracetool::check_perfetto(pb, &c, &error)) << error;
+  EXPECT_GT(c.tracks, 9u);  // groups, Ps, Ms, goroutines, run queues
+  EXPECT_GT(c.slices, 0u);
+  EXPECT_GT(c.counters, 0u);
+  EXPECT_GT(c.flows, 0u);  // unblock -> start
+  // A broken copy is rejected.
+  EXPECT_FALSE(tracetool::check_perfetto(pb.substr(0, pb.size() - 3), &c, &error));
+  std::string json = tracetool::to_chrome_json(t);
+  EXPECT_EQ(json.rfind("{\"displayTimeUnit\"", 0), 0u);
+  EXPECT_NE(json.find("\"ph\":\"C\""), std::string::npos);
+  EXPECT_NE(json.find("\"ph\":\"s\""), std::string::npos);
+}
+
+TEST(TraceReader, PercentileIsNearestRank) {
+  std::vector<std::int64_t> v = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  EXPECT_EQ(tracetool::percentile(v, 0.5), 5);
+  EXPECT_EQ(tracetool::percentile(v, 0.9), 9);
+  EXPECT_EQ(tracetool::percentile(v, 0.99), 10);
+  EXPECT_EQ(tracetool::percentile(v, 0.0), 1);
+  EXPECT_EQ(tracetool::percentile({}, 0.5), 0);
+}
+
+}  // namespace
+}  // namespace urgent
