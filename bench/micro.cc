@@ -3,6 +3,11 @@
 //   BM_RawContextSwitch  urgent_ctx_switch between two stacks, no scheduler (one switch)
 //   BM_Gosched           gosched with one other runnable goroutine at GOMAXPROCS=1 (per yield)
 //   BM_Spawn             go() + run + exit of an empty goroutine at GOMAXPROCS=1
+//   BM_GoschedTraced     BM_Gosched with the execution tracer on (writing to /dev/null):
+//                        two events (GoSched, GoStart) per yield
+//   BM_Cputicks          the tracer's clock (RDTSC) alone
+//   BM_LockedOp, BM_LockedOpCputicks  a locked exchange alone, then followed by the clock:
+//                        what a timestamp costs amid the scheduler's atomics
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 #include <urgent/urgent.h>
@@ -10,6 +15,7 @@
 #include <atomic>
 
 #include "context.h"
+#include "cpu.h"
 
 namespace {
 
@@ -44,20 +50,57 @@ void in_runtime(benchmark::State& state, F body) {
   unsetenv("GOMAXPROCS");
 }
 
-void BM_Gosched(benchmark::State& state) {
-  in_runtime(state, [](benchmark::State& st) {
-    std::atomic<bool> stop{false};
-    std::atomic<bool> stopped{false};
-    urgent::go([&] {
-      while (!stop.load(std::memory_order_relaxed)) urgent::gosched();
-      stopped = true;
-    });
-    for (auto _ : st) urgent::gosched();
-    stop = true;
-    while (!stopped.load()) urgent::gosched();
+void gosched_loop(benchmark::State& st) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> stopped{false};
+  urgent::go([&] {
+    while (!stop.load(std::memory_order_relaxed)) urgent::gosched();
+    stopped = true;
   });
+  for (auto _ : st) urgent::gosched();
+  stop = true;
+  while (!stopped.load()) urgent::gosched();
+}
+
+void BM_Gosched(benchmark::State& state) {
+  in_runtime(state, gosched_loop);
 }
 BENCHMARK(BM_Gosched);
+
+void BM_GoschedTraced(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    std::string error;
+    if (!urgent::trace::start("/dev/null", {}, &error)) {
+      st.SkipWithError(error.c_str());
+      return;
+    }
+    gosched_loop(st);
+    urgent::trace::stop();
+  });
+}
+BENCHMARK(BM_GoschedTraced);
+
+void BM_Cputicks(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(urgent::arch::cputicks());
+}
+BENCHMARK(BM_Cputicks);
+
+std::atomic<long> word{0};
+
+void BM_LockedOp(benchmark::State& state) {
+  long i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(word.exchange(i++));
+}
+BENCHMARK(BM_LockedOp);
+
+void BM_LockedOpCputicks(benchmark::State& state) {
+  long i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(word.exchange(i++));
+    benchmark::DoNotOptimize(urgent::arch::cputicks());
+  }
+}
+BENCHMARK(BM_LockedOpCputicks);
 
 void BM_Spawn(benchmark::State& state) {
   in_runtime(state, [](benchmark::State& st) {

@@ -11,6 +11,7 @@ packages=(
   libbpf-dev bpftool clang libelf-dev zlib1g-dev  # eBPF observers
   systemtap-sdt-dev bpftrace         # USDT probes (sys/sdt.h) and the tool that reads them
   golang-go                          # the Go twins of the benchmarks and demos
+  python3 protobuf-compiler          # tests: JSON parser, protoc --decode_raw (trace output)
 )
 
 missing=()
