@@ -4,6 +4,7 @@
 #   make test             install missing packages, build, run every test
 #   make bench            urgent vs Go ratios (scripts/compare.sh) + micro-benchmarks
 #   make lab              the seed demo, urgent next to Go
+#   make demos            the seed's three demos (demo1, trace, schedtrace), urgent and Go
 #   make install PREFIX=/usr/local
 #   make clean
 #   SAN=address,undefined builds everything with those sanitizers (in build/san-.../)
@@ -65,7 +66,7 @@ TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DE
 GO_BENCH := $(BUILD)/bin/urgent-bench-go
 GO_DEMOS := $(patsubst bench/demos/go/%/main.go,$(BUILD)/bin/%-go,$(wildcard bench/demos/go/*/main.go))
 
-.PHONY: all deps test bench lab install clean format
+.PHONY: all deps test bench lab demos install clean format
 .SECONDARY:  # keep object files that pattern-rule chains would delete
 all: $(LIB) $(TOOLS) $(TESTS) $(GO_BENCH) $(GO_DEMOS)
 
@@ -171,6 +172,9 @@ bench: all
 
 lab: all
 	$(Q)scripts/lab.sh $(BUILD)
+
+demos: all
+	$(Q)scripts/demos.sh $(BUILD)
 
 install: $(LIB)
 	$(call say,INSTALL,$(PREFIX))

@@ -21,7 +21,7 @@
 //   thread touches its buffer until trace_state is kOn again (Dekker's pattern, with the
 //   cost of the fence on the rare side).
 // - The SIGURG handler never writes a buffer (it may have interrupted its own thread in
-//   the middle of an event): it leaves one record in TraceCtx::handler_*, written by the
+//   the middle of an event): it leaves its record in TraceCtx::handler, written by the
 //   thread's next event.
 // - Lock order: tracer.lock is a leaf (events are recorded under sched.lock); api_lock
 //   (start, stop, snapshot) is taken before anything and never while recording.
@@ -272,7 +272,7 @@ TraceBuf* get_buf(TraceCtx* ctx, std::uint64_t t) REQUIRES(tracer.lock) {
   return ctx->buf != nullptr;
 }
 
-// Room for two events (a Lost or handler record, then the event) in ctx's buffer.
+// Room for two events (a Lost record, then the event) in ctx's buffer.
 [[gnu::always_inline]] inline bool reserve(TraceCtx* ctx, std::uint64_t t) {
   TraceBuf* b = ctx->buf;
   if (b != nullptr && b->len + 2 * tracefmt::kMaxEventBytes <= b->cap) [[likely]]
@@ -289,25 +289,32 @@ TraceBuf* get_buf(TraceCtx* ctx, std::uint64_t t) REQUIRES(tracer.lock) {
   ctx->last_ticks = t;
 }
 
-// Writes the SIGURG handler's waiting record, if any, into ctx's buffer (reserved).
-[[gnu::noinline]] void put_handler_record_slow(TraceCtx* ctx, std::uint64_t t) {
-  tracefmt::Event h{Ev::kPreemptHandler,
-                    t,
-                    {static_cast<std::uint64_t>(ctx->handler_goid), ctx->handler_verdict, 0, 0}};
-  ctx->handler_ticks.store(0, std::memory_order_release);
-  put(ctx, h);
+// Writes the SIGURG handler's waiting records into ctx's buffer.
+[[gnu::noinline]] void put_handler_records(TraceCtx* ctx) {
+  std::uint32_t t = ctx->handler_tail.load(std::memory_order_relaxed);
+  std::uint32_t h = ctx->handler_head.load(std::memory_order_acquire);
+  for (; t != h; t++) {
+    const TraceCtx::HandlerRecord& r = ctx->handler[t % TraceCtx::kHandlerSlots];
+    if (!reserve(ctx, r.ticks)) {
+      ctx->lost++;
+      continue;
+    }
+    put(ctx, {Ev::kPreemptHandler, r.ticks, {static_cast<std::uint64_t>(r.goid), r.verdict, 0, 0}});
+  }
+  ctx->handler_tail.store(t, std::memory_order_release);  // the slots are free again
 }
 
-[[gnu::always_inline]] inline void put_handler_record(TraceCtx* ctx) {
-  std::uint64_t t = ctx->handler_ticks.load(std::memory_order_acquire);
-  if (t != 0) [[unlikely]]
-    put_handler_record_slow(ctx, t);
+bool handler_records_waiting(const TraceCtx* ctx) {
+  return ctx->handler_head.load(std::memory_order_acquire) !=
+         ctx->handler_tail.load(std::memory_order_relaxed);
 }
 
 // Records e in ctx's buffer, after the Lost count and the handler's record if any. The
 // caller is ctx's thread inside seq, or the stopper once the thread is out. A handler
 // record newer than e (the handler ran after e's ticks were read) moves e to its time.
 [[gnu::always_inline]] inline void record(TraceCtx* ctx, const tracefmt::Event& e) {
+  if (handler_records_waiting(ctx)) [[unlikely]]
+    put_handler_records(ctx);
   if (!reserve(ctx, e.ticks)) [[unlikely]] {
     ctx->lost++;
     return;
@@ -317,7 +324,6 @@ TraceBuf* get_buf(TraceCtx* ctx, std::uint64_t t) REQUIRES(tracer.lock) {
     ctx->lost_recorded += ctx->lost;
     ctx->lost = 0;
   }
-  put_handler_record(ctx);
   put(ctx, e);
 }
 
@@ -330,7 +336,7 @@ void for_each_ctx(F f) {
 }
 
 // trace_state has just left kOn: waits until no thread is inside an event (see the file
-// comment), then folds each thread's handler record into its buffer.
+// comment), then folds each thread's handler records into its buffer.
 void quiesce() {
   if (syscall(SYS_membarrier,
               membarrier_private ? MEMBARRIER_CMD_PRIVATE_EXPEDITED : MEMBARRIER_CMD_GLOBAL, 0,
@@ -339,8 +345,7 @@ void quiesce() {
   }
   for_each_ctx([](TraceCtx* ctx) {
     while (ctx->seq.load(std::memory_order_acquire) & 1) sched_yield();
-    std::uint64_t t = ctx->handler_ticks.load(std::memory_order_acquire);
-    if (t != 0 && reserve(ctx, t)) put_handler_record(ctx);
+    if (handler_records_waiting(ctx)) put_handler_records(ctx);
   });
 }
 
@@ -441,6 +446,10 @@ void setup(Mode mode, std::size_t buffer_bytes, std::size_t max_memory) {
     membarrier_private =
         syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
   }
+  // A handler that saw the last trace on may have left a record after it was collected.
+  for_each_ctx([](TraceCtx* ctx) {
+    ctx->handler_tail.store(ctx->handler_head.load(std::memory_order_acquire));
+  });
   tracer.use_tsc = arch::cputicks_invariant();
   tracer.start_sync[0] = clock_sync();
   usleep(1000);
@@ -581,13 +590,13 @@ void traceEventSlow(Ev ev, std::uint64_t a, std::uint64_t b, std::uint64_t c, st
 void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
   TraceCtx* ctx = tls_trace;
   if (ctx == nullptr || trace_state.load(std::memory_order_relaxed) != kOn) return;
-  if (ctx->handler_ticks.load(std::memory_order_relaxed) != 0) {
+  std::uint32_t h = ctx->handler_head.load(std::memory_order_relaxed);
+  if (h - ctx->handler_tail.load(std::memory_order_acquire) == TraceCtx::kHandlerSlots) {
     ctx->handler_lost.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  ctx->handler_goid = goid;
-  ctx->handler_verdict = verdict;
-  ctx->handler_ticks.store(ticks(), std::memory_order_release);
+  ctx->handler[h % TraceCtx::kHandlerSlots] = {ticks(), goid, verdict};
+  ctx->handler_head.store(h + 1, std::memory_order_release);
 }
 
 TraceCtx* sysmon_trace_ctx() {

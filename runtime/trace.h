@@ -26,12 +26,18 @@ struct TraceCtx {
   std::int64_t mid = -1;              // the M's id, -1 for sysmon
   pid_t tid = 0;
   // The SIGURG handler cannot write into buf (it may have interrupted its own thread in
-  // traceEvent), so it leaves its record here: the thread's next event writes it first.
-  // handler_ticks != 0 means a record is waiting; a second handler before that counts as
-  // lost (handler_lost).
-  std::atomic<std::uint64_t> handler_ticks{0};
-  std::int64_t handler_goid = 0;
-  std::uint8_t handler_verdict = 0;
+  // traceEvent), so it leaves its records in this single-producer single-consumer ring:
+  // the thread's next event writes them first. A handler finding it full counts the
+  // record as lost (handler_lost): a goroutine deferred by kHandlerSlots signals in a row
+  // without an event (a long stay in libc under a tiny time slice).
+  static constexpr std::uint32_t kHandlerSlots = 8;
+  struct HandlerRecord {
+    std::uint64_t ticks;
+    std::int64_t goid;
+    std::uint8_t verdict;
+  } handler[kHandlerSlots];
+  std::atomic<std::uint32_t> handler_head{0};  // the handler's next slot (it publishes)
+  std::atomic<std::uint32_t> handler_tail{0};  // the recorder's next slot
   std::atomic<std::uint64_t> handler_lost{0};
 };
 
@@ -66,7 +72,7 @@ inline void traceEmit(tracefmt::Ev ev, Args... args) {
     }                                                                                 \
   } while (0)
 
-// The SIGURG handler's record (async-signal-safe): see TraceCtx::handler_ticks.
+// The SIGURG handler's record (async-signal-safe): see TraceCtx::handler.
 void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict);
 
 // sysmon's recorder (it binds it on its thread).

@@ -51,7 +51,9 @@ bool transition(const Event& e, std::uint64_t* g, GState* to);
 
 // Checks the trace's consistency: every thread's timestamps in order; each goroutine's
 // events follow its state machine (created or seen once, started before it ends, ...); P
-// ownership by Ms; every goroutine created in the trace starts before it ends. Returns one message
+// ownership by Ms; every goroutine created in the trace starts before it ends. A flight
+// recorder's window accepts goroutines first seen in any state; a trace that dropped events
+// is checked for order only. Returns one message
 // per problem (empty: consistent); at most `limit`.
 std::vector<std::string> validate(const Trace& t, std::size_t limit = 20);
 

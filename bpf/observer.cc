@@ -1,0 +1,163 @@
+// bpf/observer.cc: the loader of observe.bpf.c (libbpf skeleton, observe.skel.h, generated
+// at build time by bpftool).
+#include "observer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "observe.skel.h"
+
+namespace urgent::bpf {
+
+namespace {
+
+// libbpf's messages go here instead of stderr: shown only inside an error.
+thread_local std::string* libbpf_log = nullptr;
+
+int capture(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (libbpf_log == nullptr || level == LIBBPF_DEBUG) return 0;
+  char buf[512];
+  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
+  if (libbpf_log->size() < 4096) *libbpf_log += buf;
+  return n;
+}
+
+std::string last_line(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::size_t nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+}  // namespace
+
+std::unique_ptr<Observer> Observer::start(const ObserverConfig& cfg, std::string* error) {
+  if (cfg.tgid <= 0) {
+    *error = "no process to observe";
+    return nullptr;
+  }
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    *error = "no kernel BTF (/sys/kernel/btf/vmlinux: " + std::string(std::strerror(errno)) +
+             "): the observers are CO-RE programs and need a kernel built with "
+             "CONFIG_DEBUG_INFO_BTF";
+    return nullptr;
+  }
+  std::string log;
+  libbpf_log = &log;
+  libbpf_print_fn_t old = libbpf_set_print(capture);
+  std::unique_ptr<Observer> o(new Observer);
+  auto fail = [&](const char* step, int err) {
+    err = err < 0 ? -err : err;
+    std::string why = std::string(step) + ": " + std::strerror(err);
+    if (err == EPERM || err == EACCES) {
+      why += " (loading BPF programs needs root, or CAP_BPF and CAP_PERFMON)";
+    }
+    std::string detail = last_line(log);
+    if (!detail.empty()) why += " [libbpf: " + detail + "]";
+    *error = why;
+    libbpf_set_print(old);
+    libbpf_log = nullptr;
+    return nullptr;
+  };
+  o->skel_ = observe_bpf::open();
+  if (o->skel_ == nullptr) return fail("opening the BPF object", errno);
+  o->skel_->rodata->target_tgid = static_cast<__u32>(cfg.tgid);
+  o->skel_->rodata->min_offcpu_ns = cfg.min_offcpu_ns;
+  o->skel_->rodata->min_syscall_ns = cfg.min_syscall_ns;
+  if (int err = observe_bpf::load(o->skel_); err != 0) return fail("loading the BPF programs", err);
+  if (int err = observe_bpf::attach(o->skel_); err != 0) {
+    return fail("attaching to the raw tracepoints", err);
+  }
+  o->rb_ = ring_buffer__new(bpf_map__fd(o->skel_->maps.events), on_record, o.get(), nullptr);
+  if (o->rb_ == nullptr) return fail("opening the ring buffer", errno);
+  libbpf_set_print(old);
+  libbpf_log = nullptr;
+  return o;
+}
+
+Observer::~Observer() {
+  if (rb_ != nullptr) ring_buffer__free(rb_);
+  if (skel_ != nullptr) observe_bpf::destroy(skel_);
+}
+
+int Observer::on_record(void* self, void* data, std::size_t size) {
+  auto* o = static_cast<Observer*>(self);
+  __u32 type;
+  if (size < sizeof type) return 0;
+  std::memcpy(&type, data, sizeof type);
+  auto take = [&](auto* vec) {
+    using T = typename std::remove_pointer_t<decltype(vec)>::value_type;
+    if (size < sizeof(T)) return;
+    T r;
+    std::memcpy(&r, data, sizeof r);
+    vec->push_back(r);
+  };
+  switch (type) {
+    case OBS_OFFCPU: take(&o->obs_.offcpu); break;
+    case OBS_SYSCALL: take(&o->obs_.syscalls); break;
+    case OBS_SIGNAL: take(&o->obs_.signals); break;
+    default: break;
+  }
+  return 0;
+}
+
+int Observer::poll(int timeout_ms) {
+  return ring_buffer__poll(rb_, timeout_ms);
+}
+
+const Observations& Observer::collect() {
+  ring_buffer__consume(rb_);
+  int hfd = bpf_map__fd(skel_->maps.hists);
+  for (__u32 h = 0; h < OBS_H_COUNT; h++) {
+    for (__u32 b = 0; b < OBS_HIST_BUCKETS; b++) {
+      __u32 key = h * OBS_HIST_BUCKETS + b;
+      __u64 v = 0;
+      if (bpf_map_lookup_elem(hfd, &key, &v) == 0) obs_.hists[h][b] = v;
+    }
+  }
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<__u64> percpu(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
+  int cfd = bpf_map__fd(skel_->maps.counters);
+  for (__u32 c = 0; c < OBS_C_COUNT; c++) {
+    if (bpf_map_lookup_elem(cfd, &c, percpu.data()) != 0) continue;
+    __u64 sum = 0;
+    for (__u64 v : percpu) sum += v;
+    obs_.counters[c] = sum;
+  }
+  int tfd = bpf_map__fd(skel_->maps.totals);
+  __u32 key = 0, next;
+  bool first = true;
+  while (bpf_map_get_next_key(tfd, first ? nullptr : &key, &next) == 0) {
+    obs_thread t{};
+    if (bpf_map_lookup_elem(tfd, &next, &t) == 0) obs_.threads[next] = t;
+    key = next;
+    first = false;
+  }
+  return obs_;
+}
+
+std::uint64_t hist_count(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h) {
+  std::uint64_t n = 0;
+  for (std::uint64_t v : h) n += v;
+  return n;
+}
+
+std::uint64_t hist_quantile_ns(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h, double q) {
+  std::uint64_t n = hist_count(h);
+  if (n == 0) return 0;
+  std::uint64_t rank = static_cast<std::uint64_t>(q * static_cast<double>(n) + 0.999999);
+  if (rank == 0) rank = 1;
+  std::uint64_t seen = 0;
+  for (int b = 0; b < OBS_HIST_BUCKETS; b++) {
+    seen += h[static_cast<std::size_t>(b)];
+    if (seen >= rank) return b == 0 ? 0 : (std::uint64_t{1} << b) - 1;
+  }
+  return ~std::uint64_t{0};
+}
+
+}  // namespace urgent::bpf

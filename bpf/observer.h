@@ -1,0 +1,67 @@
+// bpf/observer.h: loads the kernel-side observers (observe.bpf.c) for one process and
+// collects what they see: off-CPU intervals, blocking system calls, SIGURG deliveries,
+// per-thread totals, histograms and drop counters. Used by urgent-scope, by the runtime
+// itself (URGENT_BPF=1) and by the tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "observe.h"
+
+struct observe_bpf;
+struct ring_buffer;
+
+namespace urgent::bpf {
+
+struct ObserverConfig {
+  pid_t tgid = 0;                      // the process to observe (its threads: by tgid)
+  std::uint64_t min_offcpu_ns = 0;     // shorter off-CPU intervals are only in the totals
+  std::uint64_t min_syscall_ns = 1000000;  // non-blocking calls shorter: only in the totals
+};
+
+// Everything observed so far (the records in arrival order, i.e. per CPU in time order).
+struct Observations {
+  std::vector<obs_offcpu> offcpu;
+  std::vector<obs_syscall> syscalls;
+  std::vector<obs_signal> signals;
+  std::map<std::uint32_t, obs_thread> threads;  // by tid
+  std::array<std::array<std::uint64_t, OBS_HIST_BUCKETS>, OBS_H_COUNT> hists{};
+  std::array<std::uint64_t, OBS_C_COUNT> counters{};
+};
+
+class Observer {
+ public:
+  // Loads and attaches the programs for cfg.tgid. Null on failure, with *error saying why
+  // in one line (not root, no kernel BTF, BPF unavailable, ...); nothing is printed.
+  static std::unique_ptr<Observer> start(const ObserverConfig& cfg, std::string* error);
+  ~Observer();
+  Observer(const Observer&) = delete;
+  Observer& operator=(const Observer&) = delete;
+
+  // Moves ring-buffer records into the observations, waiting up to timeout_ms for the
+  // first. Returns how many, or -1 on error.
+  int poll(int timeout_ms);
+  // Drains the ring buffer and reads the maps: the observations so far.
+  const Observations& collect();
+
+ private:
+  Observer() = default;
+  static int on_record(void* self, void* data, std::size_t size);
+  observe_bpf* skel_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  Observations obs_;
+};
+
+// Log2 histogram helpers: bucket b holds [2^(b-1), 2^b) ns.
+std::uint64_t hist_count(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h);
+// The bucket's upper bound for the q-quantile (0 for an empty histogram).
+std::uint64_t hist_quantile_ns(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h, double q);
+
+}  // namespace urgent::bpf
