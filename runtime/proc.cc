@@ -187,6 +187,12 @@ P* pidleget() REQUIRES(sched.lock) {
   if (pp != nullptr) {
     sched.pidle = pp->link;
     owner_add<std::int32_t>(sched.npidle, -1);
+    // A P coming out of the idle list starts a fresh time slice, even if its first
+    // goroutine inherits one from runnext: otherwise sysmon, which watches schedtick, counts
+    // the idle time as the slice of whatever runs next and preempts it at once, or retakes
+    // the P from its next short system call (a deviation from Go 1.19, which does that; the
+    // P-handoff checker found it as needless handoffs).
+    __atomic_store_n(&pp->schedtick, pp->schedtick + 1, __ATOMIC_RELAXED);
   }
   return pp;
 }

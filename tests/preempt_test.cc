@@ -670,5 +670,26 @@ TEST(Preempt, FirstGoroutineGetsAWholeSlice) {
   EXPECT_EQ(requests, 0u);
 }
 
+// A P that was idle starts a fresh slice when it runs again, even for a goroutine that
+// inherits its slice from runnext (a sleeper woken by its timer): its idle time must not
+// count as that goroutine's run. Found by the P-handoff checker (needless handoffs).
+TEST(Preempt, IdleTimeIsNotTheNextGoroutinesSlice) {
+  ScopedEnv slice("URGENT_TIMESLICE", "100ms");
+  std::uint64_t requests = 0;
+  test::run_with(1, [&] {
+    auto spin = [](std::chrono::milliseconds d) {
+      auto end = Clock::now() + d;
+      while (Clock::now() < end) {
+      }
+    };
+    spin(5ms);         // sysmon sees the P run
+    sleep_for(150ms);  // the P goes idle for more than a slice
+    std::uint64_t before = sched_stats().preempt_requests;
+    spin(20ms);  // a fifth of a fresh slice
+    requests = sched_stats().preempt_requests - before;
+  });
+  EXPECT_EQ(requests, 0u);
+}
+
 }  // namespace
 }  // namespace urgent
