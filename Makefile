@@ -37,16 +37,26 @@ endif
 # Recursive (=) on purpose: expanded when a recipe runs, after `deps` installed the packages.
 SPDLOG_CFLAGS = $(shell pkg-config --cflags spdlog)
 SPDLOG_LIBS = $(shell pkg-config --libs spdlog)
+BPF_LIBS = $(shell pkg-config --libs libbpf)
+URGENT_LIBS = $(SPDLOG_LIBS) $(BPF_LIBS)
 
-CPPFLAGS := -Iruntime/include -Iruntime -Iarch/$(ARCH) -MMD -MP
+CPPFLAGS := -Iruntime/include -Iruntime -Iarch/$(ARCH) -Ibpf -MMD -MP
 CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -fno-omit-frame-pointer -fstack-clash-protection \
             -pthread $(SANFLAGS) $(EXTRA_CXXFLAGS)
 ASFLAGS := $(SANFLAGS)
 LDFLAGS := -pthread -rdynamic $(SANFLAGS)
 
+# eBPF observers (bpf/): vmlinux.h from the running kernel's BTF, the BPF object (clang
+# -target bpf, CO-RE), its skeleton (bpftool gen skeleton) and the loader, which is part of
+# liburgent (URGENT_BPF=1).
+BPF_OUT := $(BUILD)/bpf
+VMLINUX_H := $(BPF_OUT)/vmlinux.h
+BPF_OBSERVER := $(BUILD)/obj/bpf/observer.o
+SCOPE := $(BUILD)/bin/urgent-scope
+
 LIB_SRCS := $(wildcard runtime/*.cc)
 ASM_SRCS := $(wildcard arch/$(ARCH)/*.S)
-LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o) $(BPF_OBSERVER)
 LIB := $(BUILD)/lib/liburgent.a
 
 # urgent-trace: the trace reader (reader, analysis, convert) is shared with the tests.
@@ -56,13 +66,15 @@ TRACE_TOOL := $(BUILD)/bin/urgent-trace
 
 TEST_SRCS := $(wildcard tests/*.cc)
 TEST_ASM := $(wildcard tests/arch/$(ARCH)/*.S)
-TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o) $(TEST_ASM:%.S=$(BUILD)/obj/%.o) $(TRACE_READER_OBJS)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o) $(TEST_ASM:%.S=$(BUILD)/obj/%.o) $(TRACE_READER_OBJS) \
+             $(BUILD)/obj/bpf/checker.o
 TESTS := $(BUILD)/bin/urgent-tests
 
 DEMO_SRCS := $(wildcard bench/demos/*.cc)
 DEMOS := $(DEMO_SRCS:bench/demos/%.cc=$(BUILD)/bin/%)
 ECHO_CLIENT := $(BUILD)/bin/urgent-echo-client
-TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS) $(TRACE_TOOL)
+TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS) $(TRACE_TOOL) \
+         $(SCOPE)
 GO_BENCH := $(BUILD)/bin/urgent-bench-go
 GO_DEMOS := $(patsubst bench/demos/go/%/main.go,$(BUILD)/bin/%-go,$(wildcard bench/demos/go/*/main.go))
 
@@ -99,6 +111,43 @@ $(BUILD)/obj/runtime/cmd/%.o: runtime/cmd/%.cc | deps
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
+$(VMLINUX_H): | deps
+	$(call say,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux is missing:" \
+	  "the eBPF observers are CO-RE programs and need a kernel with BTF" \
+	  "(CONFIG_DEBUG_INFO_BTF=y)" >&2; exit 1; }
+	$(Q)bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+# (Explicit targets: a pattern rule's missing prerequisite would make make pick the
+# generic %.o rule for the loader instead.)
+$(BPF_OUT)/observe.bpf.o: bpf/observe.bpf.c bpf/observe.h $(VMLINUX_H)
+	$(call say,BPF,$<)
+	$(Q)clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(subst x86_64,x86,$(ARCH)) \
+	  -I$(BPF_OUT) -Ibpf -c $< -o $@
+
+$(BPF_OUT)/observe.skel.h: $(BPF_OUT)/observe.bpf.o
+	$(call say,SKEL,$@)
+	$(Q)bpftool gen skeleton $< name observe_bpf > $@.tmp && mv $@.tmp $@
+
+# Syscall names for urgent-scope's tables, from the C library's <sys/syscall.h>.
+$(BPF_OUT)/syscall_names.h: | deps
+	$(call say,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '#include <sys/syscall.h>' | $(CXX) -E -dM -x c - | \
+	  awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { sub(/^__NR_/, "", $$2); \
+	    printf "{%s, \"%s\"},\n", $$3, $$2 }' > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/bpf/%.o: bpf/%.cc $(BPF_OUT)/observe.skel.h $(BPF_OUT)/syscall_names.h | deps
+	$(call say,CXX,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CPPFLAGS) -Ibpf -I$(BPF_OUT) $(CXXFLAGS) -c $< -o $@
+
+$(SCOPE): $(BUILD)/obj/bpf/urgent-scope.o $(BUILD)/obj/bpf/checker.o $(BPF_OBSERVER) $(TRACE_READER_OBJS)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(BPF_LIBS)
+
 $(BUILD)/obj/%.o: %.S | deps
 	$(call say,AS,$<)
 	$(Q)mkdir -p $(@D)
@@ -112,12 +161,12 @@ $(LIB): $(LIB_OBJS)
 $(TESTS): $(TEST_OBJS) $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CXX) $(LDFLAGS) $(TEST_OBJS) $(LIB) -o $@ $$(pkg-config --libs gtest gmock) $(SPDLOG_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $(TEST_OBJS) $(LIB) -o $@ $$(pkg-config --libs gtest gmock) $(URGENT_LIBS)
 
 $(BUILD)/bin/urgent-bench: $(BUILD)/obj/bench/urgent-bench.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(SPDLOG_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(URGENT_LIBS)
 
 # Plain C++: reads trace files, needs no runtime.
 $(TRACE_TOOL): $(patsubst %.cc,$(BUILD)/obj/%.o,$(TRACE_TOOL_SRCS))
@@ -128,7 +177,7 @@ $(TRACE_TOOL): $(patsubst %.cc,$(BUILD)/obj/%.o,$(TRACE_TOOL_SRCS))
 $(BUILD)/bin/urgent-micro: $(BUILD)/obj/bench/micro.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark $(SPDLOG_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark $(URGENT_LIBS)
 
 # The echo benchmark's client, shared by urgent-bench and urgent-bench-go: plain Linux, no
 # liburgent.
@@ -140,7 +189,7 @@ $(ECHO_CLIENT): bench/echo-client.cc | deps
 $(BUILD)/bin/%: $(BUILD)/obj/bench/demos/%.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(SPDLOG_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(URGENT_LIBS)
 
 # The Go twins (Debian's golang-go; standard library only, no network).
 GOENV = GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath build/go-cache) GOPATH=$(abspath build/go-path)

@@ -40,7 +40,7 @@ struct obs_syscall {
   __s64 nr;
   __s64 ret;
   __u64 enter_ns, exit_ns;
-  __u64 offcpu_ns;   /* time off the CPU inside the call: "blocked" is a kernel fact */
+  __u64 offcpu_ns;    /* time off the CPU inside the call: "blocked" is a kernel fact */
   __u64 first_off_ns; /* when it first left the CPU inside the call (0: never) */
 };
 

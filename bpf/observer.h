@@ -21,8 +21,8 @@ struct ring_buffer;
 namespace urgent::bpf {
 
 struct ObserverConfig {
-  pid_t tgid = 0;                      // the process to observe (its threads: by tgid)
-  std::uint64_t min_offcpu_ns = 0;     // shorter off-CPU intervals are only in the totals
+  pid_t tgid = 0;                          // the process to observe (its threads: by tgid)
+  std::uint64_t min_offcpu_ns = 0;         // shorter off-CPU intervals are only in the totals
   std::uint64_t min_syscall_ns = 1000000;  // non-blocking calls shorter: only in the totals
 };
 

@@ -260,6 +260,9 @@ void doSigPreempt(M* mp, void* uctx) {
     }
   } else if (mp->signal_pending.load(std::memory_order_relaxed) != 0) {
     count(counters.stale);  // ours, but the goroutine already yielded (or none runs)
+    if (tracing()) {
+      traceHandlerVerdict(gp != nullptr ? gp->goid : 0, static_cast<std::uint8_t>(Verdict::kStale));
+    }
   }
   mp->signal_pending.store(0, std::memory_order_release);
 }

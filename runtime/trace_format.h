@@ -77,7 +77,9 @@ enum class PreemptVerdict : std::uint8_t {
   kDisabled = 3,  // NoPreempt scope
   kForeign = 4,   // pc outside the main executable (libc, vdso, ...), or in the PLT
   kStack = 5,     // not enough stack for the trampoline's frame
+  kStale = 6,     // nothing to preempt: the goroutine already yielded, or none runs (goid 0)
 };
+inline constexpr int kVerdictCount = 7;
 
 struct EventSpec {
   const char* name;
@@ -109,8 +111,8 @@ inline constexpr EventSpec kEventSpecs[kEvCount] = {
 
 inline constexpr const char* kPreemptKindNames[] = {"async", "cooperative", "after-deferred"};
 inline constexpr const char* kSysExitPathNames[] = {"own-p", "idle-p", "no-p"};
-inline constexpr const char* kVerdictNames[] = {"safe",     "runtime", "locks",
-                                                "disabled", "foreign", "stack"};
+inline constexpr const char* kVerdictNames[kVerdictCount] = {
+    "safe", "runtime", "locks", "disabled", "foreign", "stack", "stale"};
 
 // The largest encoded event: type, delta and four arguments, 10 bytes per varint at most.
 inline constexpr std::size_t kMaxEventBytes = 1 + 5 * 10;

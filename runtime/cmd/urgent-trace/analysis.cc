@@ -113,7 +113,7 @@ Summary summarize(const Trace& t) {
         break;
       case Ev::kPreemptSignal: s.signals++; break;
       case Ev::kPreemptHandler:
-        if (e.args[1] < 6) s.verdicts[e.args[1]]++;
+        if (e.args[1] < tracefmt::kVerdictCount) s.verdicts[e.args[1]]++;
         break;
       case Ev::kSteal:
         s.steals++;
@@ -201,14 +201,15 @@ std::string summary_text(const Trace& t, const Summary& s, int top) {
   o += histogram(s.syscall_ns);
   std::snprintf(b, sizeof b,
                 "\npreemption: %llu signals; handler: safe %llu, deferred runtime %llu, locks "
-                "%llu, disabled %llu, foreign %llu, stack %llu\n",
+                "%llu, disabled %llu, foreign %llu, stack %llu; stale %llu\n",
                 static_cast<unsigned long long>(s.signals),
                 static_cast<unsigned long long>(s.verdicts[0]),
                 static_cast<unsigned long long>(s.verdicts[1]),
                 static_cast<unsigned long long>(s.verdicts[2]),
                 static_cast<unsigned long long>(s.verdicts[3]),
                 static_cast<unsigned long long>(s.verdicts[4]),
-                static_cast<unsigned long long>(s.verdicts[5]));
+                static_cast<unsigned long long>(s.verdicts[5]),
+                static_cast<unsigned long long>(s.verdicts[6]));
   o += b;
   std::snprintf(b, sizeof b,
                 "  preempted: async %llu, cooperative %llu, after deferral %llu; yields %llu; "
@@ -295,7 +296,7 @@ std::string summary_json(const Trace& t, const Summary& s) {
                 static_cast<unsigned long long>(s.total.preempt_cooperative),
                 static_cast<unsigned long long>(s.total.preempt_after_deferred));
   o += b;
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < tracefmt::kVerdictCount; i++) {
     o += std::string(i ? "," : "") + "\"" + tracefmt::kVerdictNames[i] +
          "\":" + std::to_string(s.verdicts[i]);
   }

@@ -27,7 +27,7 @@ struct Summary {
   std::uint64_t syscall_exits[3] = {};         // by SysExitPath
   std::uint64_t syscalls_handed_off = 0;       // calls whose P was handed off (GoSysBlock)
   std::vector<std::int64_t> handed_off_ns;     // their durations, sorted
-  std::uint64_t verdicts[6] = {};              // PreemptHandler by verdict
+  std::uint64_t verdicts[tracefmt::kVerdictCount] = {};  // PreemptHandler by verdict
   std::uint64_t signals = 0;
   std::uint64_t steals = 0, stolen = 0;
   std::map<std::uint64_t, GoroutineTimes> goroutines;  // by goid

@@ -114,7 +114,8 @@ class Timeline {
           break;
         case Ev::kPreemptHandler:
           instant(emitter(e), e.ns,
-                  "handler " + gname + ": " + tracefmt::kVerdictNames[e.args[1] % 6]);
+                  "handler " + gname + ": " +
+                      tracefmt::kVerdictNames[e.args[1] % tracefmt::kVerdictCount]);
           break;
         case Ev::kGoSysBlock:
           instant(emitter(e), e.ns,

@@ -194,7 +194,7 @@ std::string describe(const Trace& t, const Event& e, std::int64_t t0) {
       s += tracefmt::kPreemptKindNames[v];
     } else if (e.type == Ev::kGoSysExit && i == 1 && v < 3) {
       s += tracefmt::kSysExitPathNames[v];
-    } else if (e.type == Ev::kPreemptHandler && i == 1 && v < 6) {
+    } else if (e.type == Ev::kPreemptHandler && i == 1 && v < tracefmt::kVerdictCount) {
       s += tracefmt::kVerdictNames[v];
     } else {
       s += std::to_string(v);
