@@ -69,6 +69,7 @@ std::unique_ptr<Observer> Observer::start(const ObserverConfig& cfg, std::string
   o->skel_->rodata->target_tgid = static_cast<__u32>(cfg.tgid);
   o->skel_->rodata->min_offcpu_ns = cfg.min_offcpu_ns;
   o->skel_->rodata->min_syscall_ns = cfg.min_syscall_ns;
+  o->max_records_ = cfg.max_records;
   if (int err = observe_bpf::load(o->skel_); err != 0) return fail("loading the BPF programs", err);
   if (int err = observe_bpf::attach(o->skel_); err != 0) {
     return fail("attaching to the raw tracepoints", err);
@@ -93,6 +94,10 @@ int Observer::on_record(void* self, void* data, std::size_t size) {
   auto take = [&](auto* vec) {
     using T = typename std::remove_pointer_t<decltype(vec)>::value_type;
     if (size < sizeof(T)) return;
+    if (vec->size() >= o->max_records_) {
+      o->obs_.over_limit++;
+      return;
+    }
     T r;
     std::memcpy(&r, data, sizeof r);
     vec->push_back(r);
@@ -139,25 +144,6 @@ const Observations& Observer::collect() {
     first = false;
   }
   return obs_;
-}
-
-std::uint64_t hist_count(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h) {
-  std::uint64_t n = 0;
-  for (std::uint64_t v : h) n += v;
-  return n;
-}
-
-std::uint64_t hist_quantile_ns(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h, double q) {
-  std::uint64_t n = hist_count(h);
-  if (n == 0) return 0;
-  std::uint64_t rank = static_cast<std::uint64_t>(q * static_cast<double>(n) + 0.999999);
-  if (rank == 0) rank = 1;
-  std::uint64_t seen = 0;
-  for (int b = 0; b < OBS_HIST_BUCKETS; b++) {
-    seen += h[static_cast<std::size_t>(b)];
-    if (seen >= rank) return b == 0 ? 0 : (std::uint64_t{1} << b) - 1;
-  }
-  return ~std::uint64_t{0};
 }
 
 }  // namespace urgent::bpf

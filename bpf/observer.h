@@ -6,14 +6,11 @@
 
 #include <sys/types.h>
 
-#include <array>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "observe.h"
+#include "observations.h"
 
 struct observe_bpf;
 struct ring_buffer;
@@ -24,16 +21,7 @@ struct ObserverConfig {
   pid_t tgid = 0;                          // the process to observe (its threads: by tgid)
   std::uint64_t min_offcpu_ns = 0;         // shorter off-CPU intervals are only in the totals
   std::uint64_t min_syscall_ns = 1000000;  // non-blocking calls shorter: only in the totals
-};
-
-// Everything observed so far (the records in arrival order, i.e. per CPU in time order).
-struct Observations {
-  std::vector<obs_offcpu> offcpu;
-  std::vector<obs_syscall> syscalls;
-  std::vector<obs_signal> signals;
-  std::map<std::uint32_t, obs_thread> threads;  // by tid
-  std::array<std::array<std::uint64_t, OBS_HIST_BUCKETS>, OBS_H_COUNT> hists{};
-  std::array<std::uint64_t, OBS_C_COUNT> counters{};
+  std::size_t max_records = 2'000'000;     // of each kind kept in memory; beyond: counted only
 };
 
 class Observer {
@@ -56,12 +44,8 @@ class Observer {
   static int on_record(void* self, void* data, std::size_t size);
   observe_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
+  std::size_t max_records_ = 0;
   Observations obs_;
 };
-
-// Log2 histogram helpers: bucket b holds [2^(b-1), 2^b) ns.
-std::uint64_t hist_count(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h);
-// The bucket's upper bound for the q-quantile (0 for an empty histogram).
-std::uint64_t hist_quantile_ns(const std::array<std::uint64_t, OBS_HIST_BUCKETS>& h, double q);
 
 }  // namespace urgent::bpf

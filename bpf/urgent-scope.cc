@@ -3,6 +3,9 @@
 //   urgent-scope [options] -p PID          observe a running process (until it exits,
 //                                           --duration, or Ctrl-C)
 //   urgent-scope [options] -- CMD ARGS...  run CMD and observe it from its first instruction
+//   urgent-scope [options] --trace FILE    no observing: the kernel's records that an
+//                                           urgent program kept in its trace (URGENT_BPF=1
+//                                           with URGENT_TRACE=FILE), and the checker on them
 //
 //   --duration SECONDS   stop after this long
 //   --json               one JSON object instead of tables
@@ -43,7 +46,7 @@ using namespace urgent::bpf;
 constexpr const char* kUsage =
     "usage: urgent-scope [--duration S] [--json] [-o FILE] [--trace FILE] [--block-threshold-us "
     "N]\n"
-    "                    [--min-syscall-us N] (-p PID | -- CMD [ARGS...])\n";
+    "                    [--min-syscall-us N] (-p PID | -- CMD [ARGS...] | --trace FILE)\n";
 
 const std::map<long, const char*> kSyscallNames = {
 #include "syscall_names.h"
@@ -91,6 +94,15 @@ std::string thread_name(pid_t pid, std::uint32_t tid) {
   std::string name;
   std::getline(in, name);
   return name;
+}
+
+// Thread labels from urgent's trace: which M (or sysmon) each thread was.
+std::map<std::uint32_t, std::string> labels_from(const urgent::tracetool::Trace& t) {
+  std::map<std::uint32_t, std::string> names;
+  for (const urgent::tracetool::Event& e : t.events) {
+    names[static_cast<std::uint32_t>(e.tid)] = e.m < 0 ? "sysmon" : "M" + std::to_string(e.m);
+  }
+  return names;
 }
 
 struct Percentiles {
@@ -304,7 +316,10 @@ int main(int argc, char** argv) {
       return usage("unknown argument " + a);
     }
   }
-  if ((pid != 0) == (cmd_at > 0 && cmd_at < argc)) return usage("give either -p PID or -- CMD");
+  bool offline = pid == 0 && cmd_at < 0 && !trace_path.empty();
+  if (!offline && (pid != 0) == (cmd_at > 0 && cmd_at < argc)) {
+    return usage("give either -p PID or -- CMD (or --trace FILE alone)");
+  }
   if (!out_path.empty() && (out = std::fopen(out_path.c_str(), "we")) == nullptr) {
     std::fprintf(stderr, "urgent-scope: -o %s: %s\n", out_path.c_str(), std::strerror(errno));
     return 2;
@@ -312,6 +327,32 @@ int main(int argc, char** argv) {
   if (pid != 0 && kill(pid, 0) != 0 && errno == ESRCH) {
     std::fprintf(stderr, "urgent-scope: no process %d\n", pid);
     return 1;
+  }
+
+  if (offline) {
+    urgent::tracetool::Trace t;
+    std::string error;
+    if (!urgent::tracetool::read_trace(trace_path, &t, &error)) {
+      std::fprintf(stderr, "urgent-scope: %s\n", error.c_str());
+      return 1;
+    }
+    if (!t.has_kernel) {
+      std::fprintf(stderr,
+                   "urgent-scope: %s has no kernel records: run the program with URGENT_BPF=1 "
+                   "as well, or observe it with -p PID or -- CMD\n",
+                   trace_path.c_str());
+      return 1;
+    }
+    CheckReport r =
+        check(t, t.kernel, {.block_threshold_ns = static_cast<std::int64_t>(threshold_us * 1000)});
+    if (json) {
+      std::fprintf(out, "%s,\"check\":%s}\n",
+                   report_json(static_cast<pid_t>(t.pid), t.kernel).c_str(), check_json(r).c_str());
+    } else {
+      report_text(static_cast<pid_t>(t.pid), t.kernel, labels_from(t));
+      std::fprintf(out, "\n%s", check_text(r).c_str());
+    }
+    return out != stdout && std::fclose(out) != 0 ? 1 : 0;
   }
 
   // With a command: fork it stopped on a pipe, attach, then let it exec.
@@ -398,6 +439,7 @@ int main(int argc, char** argv) {
     CheckReport r =
         check(t, o, {.block_threshold_ns = static_cast<std::int64_t>(threshold_us * 1000)});
     check_out = json ? check_json(r) : check_text(r);
+    for (const auto& [tid, label] : labels_from(t)) names[tid] = label;
   }
   if (json) {
     std::string j = report_json(pid, o);

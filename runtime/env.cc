@@ -241,6 +241,13 @@ Config read_config() {
     }
   }
   if (const char* s = std::getenv("URGENT_TRACE"); s != nullptr) cfg.trace_path = s;
+  if (const char* s = std::getenv("URGENT_BPF"); s != nullptr && *s != '\0') {
+    if (std::strcmp(s, "1") == 0 || std::strcmp(s, "0") == 0) {
+      cfg.observe = *s == '1';
+    } else {
+      warn("URGENT_BPF", s, "not 0 or 1", "0");
+    }
+  }
   if (const char* s = std::getenv("URGENT_TRACE_MEM"); s != nullptr && *s != '\0') {
     std::string why;
     auto n = parse_size(s, &why);

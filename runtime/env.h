@@ -28,6 +28,7 @@ struct Config {
   bool scheddetail = false;                         // GODEBUG=scheddetail=1
   std::string trace_path;                           // URGENT_TRACE (empty: no trace)
   std::size_t trace_mem = kDefaultTraceMem;         // URGENT_TRACE_MEM
+  bool observe = false;                             // URGENT_BPF=1: the eBPF observers
 };
 
 // The default goroutine stack size: 256 KiB of address space (1 MiB under AddressSanitizer,

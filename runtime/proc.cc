@@ -43,6 +43,7 @@
 #include "env.h"
 #include "log.h"
 #include "netpoll.h"
+#include "observe.h"
 #include "panic.h"
 #include "preempt.h"
 #include "runq.h"
@@ -1696,6 +1697,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     m0->id = sched.mnext++;
   }
   minit(m0);
+  observe_run_start(cfg.observe);
   trace_run_start(cfg.trace_path.c_str(), cfg.trace_mem, cfg.gomaxprocs);
   {
     SpinGuard lock(sched.lock);
@@ -1756,6 +1758,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     if (mp != m0 && !orphaned(mp)) pthread_join(mp->thread, nullptr);
   }
   trace_run_end();  // (orphaned Ms record nothing: exitsyscall leaves before its event)
+  observe_run_end(!cfg.trace_path.empty());  // after the trace took the kernel's records
   int status;
   {
     SpinGuard lock(sched.lock);

@@ -44,6 +44,7 @@
 #include "cpu.h"
 #include "lock.h"
 #include "log.h"
+#include "observe.h"
 #include "panic.h"
 #include "proc.h"
 #include "runtime2.h"
@@ -503,7 +504,8 @@ trace::Stats stop_file() REQUIRES(api_lock) {
     st.dropped = tracer.dropped;
     free_all();
   }
-  std::string tail = clock_chunk(clock_sync()) + end_chunk(st.dropped, tracer.batches);
+  std::string tail =
+      observe_trace_chunk() + clock_chunk(clock_sync()) + end_chunk(st.dropped, tracer.batches);
   if (tracer.error.empty() && !write_all(tracer.fd, tail.data(), tail.size())) {
     tracer.error = std::strerror(errno);
   }

@@ -25,6 +25,10 @@
 //           of different threads interleave arbitrarily: readers sort by time.
 //   kEnd    events dropped in the whole trace (no buffer was free, or the recorder was
 //           paused), batches written. A trace without kEnd was cut short (the program died).
+//   kKernel (optional, URGENT_BPF=1) the kernel's view of the same threads from the eBPF
+//           observers, in bpf/observations.h's encoding (fixed-size little-endian records,
+//           CLOCK_MONOTONIC ns): off-CPU intervals, system calls, SIGURG deliveries, per-
+//           thread totals, histograms, counters. Written just before kEnd.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +41,7 @@ inline constexpr char kMagic[8] = {'U', 'R', 'G', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr std::uint32_t kVersion = 1;
 inline constexpr std::size_t kHeaderSize = 16;
 
-enum class Chunk : std::uint8_t { kInfo = 1, kClock = 2, kBatch = 3, kEnd = 4 };
+enum class Chunk : std::uint8_t { kInfo = 1, kClock = 2, kBatch = 3, kEnd = 4, kKernel = 5 };
 
 // Event types. Goroutine ids (g) are urgent's goids; p is a P id; tid a kernel thread id.
 // The emitting thread (M, tid) is the batch's.

@@ -260,5 +260,50 @@ TEST(Checker, PreemptionChain) {
   EXPECT_GT(complete, 0) << bpf::check_text(r);
 }
 
+// URGENT_BPF=1: the runtime observes itself and keeps the kernel's records in its trace,
+// where urgent-scope's checker finds them without observing anything.
+TEST(Bpf, UrgentBpfKeepsTheKernelsRecordsInTheTrace) {
+  REQUIRE_ROOT();
+  std::string path = temp_trace("inprocess");
+  pid_t reader = 0;
+  {
+    ScopedEnv bpf("URGENT_BPF", "1");
+    ScopedEnv traced("URGENT_TRACE", path.c_str());
+    ScopedEnv slice("URGENT_TIMESLICE", "10ms");
+    run_with(1, [&] {
+      int fds[2];
+      ASSERT_EQ(::pipe(fds), 0);
+      WaitGroup wg;
+      wg.add(2);
+      go([&] {
+        char c;
+        blocking([&] {
+          reader = gettid();
+          return read(fds[0], &c, 1);
+        });
+        wg.done();
+      });
+      go([&] { wg.done(); });
+      sleep_for(20ms);
+      ASSERT_EQ(write(fds[1], "x", 1), 1);
+      wg.wait();
+      close(fds[0]);
+      close(fds[1]);
+    });
+  }
+  tracetool::Trace t;
+  std::string error;
+  ASSERT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
+  std::remove(path.c_str());
+  ASSERT_TRUE(t.has_kernel);
+  bool seen = false;
+  for (const obs_syscall& c : t.kernel.syscalls) {
+    seen |= c.tid == static_cast<std::uint32_t>(reader) && c.nr == 0 && c.offcpu_ns >= 15'000'000;
+  }
+  EXPECT_TRUE(seen) << "the blocking read is not in the trace's kernel records";
+  bpf::CheckReport r = bpf::check(t, t.kernel);
+  EXPECT_EQ(r.counts[bpf::SyscallVerdict::kGood], 1u) << bpf::check_text(r);
+}
+
 }  // namespace
 }  // namespace urgent

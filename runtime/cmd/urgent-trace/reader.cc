@@ -133,6 +133,10 @@ bool parse_trace(const std::string& bytes, Trace* t, std::string* error) {
         t->batches++;
         break;
       }
+      case tracefmt::Chunk::kKernel:
+        if (!bpf::decode_observations(q, cend, &t->kernel)) return bad("kernel");
+        t->has_kernel = true;
+        break;
       case tracefmt::Chunk::kEnd: {
         std::uint64_t dropped, batches;
         if (!tracefmt::get_uvarint(&q, cend, &dropped) ||

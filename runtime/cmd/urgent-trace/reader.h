@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "observations.h"
 #include "trace_format.h"
 
 namespace urgent::tracetool {
@@ -31,7 +32,9 @@ struct Trace {
   std::uint64_t lost = 0;            // sum of Lost events
   std::uint64_t batches = 0;
   std::uint64_t backwards = 0;
-  std::int64_t boottime_offset = 0;  // CLOCK_BOOTTIME - CLOCK_MONOTONIC when traced  // batches
+  std::int64_t boottime_offset = 0;  // CLOCK_BOOTTIME - CLOCK_MONOTONIC when traced
+  bool has_kernel = false;           // a kKernel chunk (URGENT_BPF=1) was there
+  bpf::Observations kernel;          // what it holds  // batches
                                      // starting before their thread's previous one ended
 
   std::string reason(std::uint64_t i) const;
