@@ -6,6 +6,7 @@
 //   every system call a goroutine made while holding a P (urgent::blocking):
 //     good      it blocked at least the threshold and its P was handed off; delay = the
 //               handoff's time minus when the thread first left the CPU inside the call
+//               (negative when sysmon retook the P before the thread got to sleep)
 //     at-entry  handed off when the call started (blocking_handoff, entersyscallblock)
 //     missed    it blocked at least the threshold, runnable goroutines waited meanwhile,
 //               and the P was not handed off: the P-time wasted is reported

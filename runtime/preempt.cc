@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -300,6 +301,10 @@ void preempt_stats(SchedStats* s) {
 // every register is saved: yield as gosched does (Go's asyncPreempt2 -> gopreempt_m).
 extern "C" void urgent_async_preempt2() {
   using namespace urgent::rt;
+  // The interrupted code's errno (the handler restored it): the way to the switch takes
+  // locks that may sleep in futex(2) and run timers, any of which can set errno, and the
+  // switch saves whatever errno holds then.
+  int interrupted_errno = errno;
   M* mp = getm();
   std::int64_t now = nanotime();
   std::int64_t took = now - mp->preempt_sent.load(std::memory_order_relaxed);
@@ -310,6 +315,9 @@ extern "C" void urgent_async_preempt2() {
   URGENT_PROBE(go_preempt, mp->curg->goid, 0);
   URGENT_TRACE_EVENT(kGoPreempt, mp->curg->goid, urgent::tracefmt::PreemptKind::kAsync);
   goschedImpl(mp, mp->curg);
+  // Resumed, maybe on another thread: through the M, not `errno` (its TLS address may have
+  // been computed before the switch).
+  *getm()->errno_ptr = interrupted_errno;
 }
 
 namespace urgent {

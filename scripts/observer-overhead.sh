@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# scripts/observer-overhead.sh [-r ROUNDS] [BUILD_DIR]: what the eBPF observers cost a
+# system-call-heavy workload. Runs the echo benchmark (a TCP echo server; every request is
+# an epoll wake-up, a read and a write) of urgent-bench and of its Go twin, plain and under
+# `urgent-scope`, ROUNDS times interleaved, and prints medians and ratios (observed/plain;
+# echo is in requests per second, so below 1 means slower). Needs root.
+set -euo pipefail
+rounds=5
+if [[ ${1:-} == -r ]]; then
+  rounds=$2
+  shift 2
+fi
+build=${1:-build}
+cd "$(dirname "$0")/.."
+[[ $(id -u) -eq 0 ]] || { echo "observer-overhead.sh: needs root (BPF)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+printf '%-22s %12s %12s %8s\n' "echo (req/s)" plain observed ratio
+for bench in urgent-bench urgent-bench-go; do
+  : >"$tmp/plain" && : >"$tmp/obs"
+  for ((r = 0; r < rounds; r++)); do
+    "$build/bin/$bench" echo 1000 | awk '{ print $2 }' >>"$tmp/plain"
+    "$build/bin/urgent-scope" -o "$tmp/report" -- "$build/bin/$bench" echo 1000 | awk '{ print $2 }' >>"$tmp/obs"
+  done
+  p=$(median <"$tmp/plain") o=$(median <"$tmp/obs")
+  printf '%-22s %12s %12s %8.3f   (medians of %d)\n' "$bench" "$p" "$o" \
+    "$(awk -v a="$o" -v b="$p" 'BEGIN { print a / b }')" "$rounds"
+done
+grep -E '^drops' "$tmp/report" || true
