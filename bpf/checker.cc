@@ -160,12 +160,15 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
       SyscallVerdict v = it->second;
       open.erase(it);
       v.exit_ns = e.ns;
+      std::int64_t call_first_off = 0;  // the syscall records' own account
+      std::uint64_t call_offcpu = 0;
       for (const obs_syscall* c : calls[v.tid]) {
         auto enter = static_cast<std::int64_t>(c->enter_ns);
         if (enter < v.enter_ns) continue;
         if (enter > v.exit_ns) break;
-        v.kernel_enter_ns = enter;
-        break;
+        if (v.kernel_enter_ns == 0) v.kernel_enter_ns = enter;
+        if (call_first_off == 0) call_first_off = static_cast<std::int64_t>(c->first_off_ns);
+        call_offcpu += c->offcpu_ns;
       }
       // Off the CPU anywhere between entersyscall and exitsyscall: blocked in the kernel,
       // or preempted by it around the call; either way the P had nothing to run on.
@@ -178,11 +181,18 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
         v.offcpu_ns += static_cast<std::uint64_t>(std::min(end, v.exit_ns) - start);
         if (v.first_off_ns == 0) v.first_off_ns = start;
       }
+      // The two accounts disagree when the kernel side missed a switch-in (rare: a read
+      // that slept 20 ms with no off-CPU interval): trust the call's record, and count it.
+      if (call_first_off != 0 && (v.first_off_ns == 0 || v.offcpu_ns < call_offcpu)) {
+        if (v.offcpu_ns == 0) r.kernel_inconsistent++;
+        if (v.first_off_ns == 0) v.first_off_ns = call_first_off;
+        v.offcpu_ns = std::max(v.offcpu_ns, call_offcpu);
+      }
       bool blocked = static_cast<std::int64_t>(v.offcpu_ns) >= options.block_threshold_ns;
       if (v.kind == SyscallVerdict::kAtEntry) {
         // (handed off before the call: nothing to judge)
       } else if (v.handoff_ns != 0) {
-        v.kind = v.offcpu_ns == 0 ? SyscallVerdict::kNeedless : SyscallVerdict::kGood;
+        v.kind = v.first_off_ns == 0 ? SyscallVerdict::kNeedless : SyscallVerdict::kGood;
         if (v.first_off_ns != 0) v.delay_ns = v.handoff_ns - v.first_off_ns;
       } else if (blocked) {
         v.wasted_ns =
@@ -299,6 +309,13 @@ std::string check_text(const CheckReport& r) {
   o += "  deliver -> handler          : " + s.to_handler.text() + "\n";
   o += "  handler -> G off its M      : " + s.to_off.text() + "\n";
   o += "  decision -> G off its M     : " + s.total.text() + "\n";
+  if (r.kernel_inconsistent != 0) {
+    std::snprintf(b, sizeof b,
+                  "  (%llu calls left the CPU by their syscall record without an off-CPU "
+                  "interval: a switch-in the kernel side missed)\n",
+                  static_cast<unsigned long long>(r.kernel_inconsistent));
+    o += b;
+  }
   if (r.kernel_drops != 0 || r.trace_dropped != 0) {
     std::snprintf(b, sizeof b,
                   "  (incomplete: %llu kernel records and %llu trace events dropped)\n",
@@ -336,7 +353,8 @@ std::string check_json(const CheckReport& r) {
        ",\"generate_to_deliver\":" + s.to_deliver.json() +
        ",\"deliver_to_handler\":" + s.to_handler.json() + ",\"handler_to_off\":" + s.to_off.json() +
        ",\"decision_to_off\":" + s.total.json() + "}";
-  o += ",\"kernel_drops\":" + std::to_string(r.kernel_drops) +
+  o += ",\"kernel_inconsistent\":" + std::to_string(r.kernel_inconsistent) +
+       ",\"kernel_drops\":" + std::to_string(r.kernel_drops) +
        ",\"trace_dropped\":" + std::to_string(r.trace_dropped) + "}";
   return o;
 }
