@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "observer.h"
+#include "signal_unix.h"
 #include "trace_format.h"
 
 namespace urgent::rt {
@@ -59,12 +60,7 @@ void observe_run_start(bool enabled) {
     observer = std::move(o);
   }
   stop.store(false);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&drainer, nullptr, drain, nullptr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (err != 0) {
+  if (create_thread_signals_blocked(&drainer, nullptr, drain, nullptr) != 0) {
     std::fprintf(stderr, "urgent: URGENT_BPF=1: cannot start its thread; running without\n");
     std::lock_guard<std::mutex> lock(mu);
     observer.reset();

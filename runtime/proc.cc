@@ -304,11 +304,7 @@ void newm(P* pp, bool spinning, std::int64_t id) {
   pthread_attr_setstacksize(&attr, kG0StackSize);
   // Create the thread with every signal blocked, so it has its sigaltstack before any
   // handler can run on it; mstart unblocks in minit.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&mp->thread, &attr, mstart, mp);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int err = create_thread_signals_blocked(&mp->thread, &attr, mstart, mp);
   pthread_attr_destroy(&attr);
   if (err != 0) fatal("newm: pthread_create failed: %s", strerror(err));
   sched.threads_created.fetch_add(1, std::memory_order_relaxed);

@@ -132,6 +132,16 @@ void (*handler_for(int sig))(int, siginfo_t*, void*) {
 
 }  // namespace
 
+int create_thread_signals_blocked(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*),
+                                  void* arg) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(thread, attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return err;
+}
+
 void signal_init() {
   pthread_sigmask(SIG_SETMASK, nullptr, &initial_mask);
   struct sigaction sa;

@@ -7,6 +7,8 @@
 // with status 2.
 #pragma once
 
+#include <pthread.h>
+
 namespace urgent::rt {
 
 struct M;
@@ -15,5 +17,11 @@ void signal_init();        // install handlers (urgent::run start)
 void signal_fini();        // restore the previous handlers (urgent::run end)
 void signal_minit(M* mp);  // per thread: sigaltstack, signal mask
 void signal_unminit(M* mp);
+
+// pthread_create with every signal blocked in the new thread (every runtime thread starts
+// so: Ms unblock theirs in minit once their sigaltstack exists; the others handle none).
+// Returns pthread_create's error.
+int create_thread_signals_blocked(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*),
+                                  void* arg);
 
 }  // namespace urgent::rt

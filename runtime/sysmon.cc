@@ -50,6 +50,7 @@
 #include "preempt.h"
 #include "proc.h"
 #include "runq.h"
+#include "signal_unix.h"
 #include "timer.h"
 #include "usdt.h"
 
@@ -267,11 +268,7 @@ void sysmon_start(int schedtrace_ms, bool scheddetail) {
   idle_sleeps.store(0);
   delay_us.store(kMinDelayUs);
   // Like every runtime thread: all signals blocked (sysmon handles none).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&thread, nullptr, sysmon, nullptr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int err = create_thread_signals_blocked(&thread, nullptr, sysmon, nullptr);
   if (err != 0) fatal("runtime: cannot start sysmon: pthread_create: %s", strerror(err));
   started = true;
 }

@@ -48,6 +48,7 @@
 #include "panic.h"
 #include "proc.h"
 #include "runtime2.h"
+#include "signal_unix.h"
 #include "urgent/trace.h"
 
 namespace urgent::rt {
@@ -640,11 +641,7 @@ bool start_file(const std::string& path, const Options& options, std::string* er
   tracer.bytes = head.size();
   tracer.error.clear();
   tracer.writer_stop.store(false);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&tracer.writer, nullptr, writer_main, nullptr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int err = create_thread_signals_blocked(&tracer.writer, nullptr, writer_main, nullptr);
   if (err != 0) fatal("trace: cannot start the writer thread: %s", std::strerror(err));
   turn_on();
   return true;

@@ -5,17 +5,14 @@
 # `urgent-scope`, ROUNDS times interleaved, and prints medians and ratios (observed/plain;
 # echo is in requests per second, so below 1 means slower). Needs root.
 set -euo pipefail
-rounds=5
-if [[ ${1:-} == -r ]]; then
-  rounds=$2
-  shift 2
-fi
+source "$(dirname "$0")/bench-lib.sh"
+parse_rounds "$@"
+set -- "${args[@]}"
 build=${1:-build}
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "observer-overhead.sh: needs root (BPF)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-22s %12s %12s %8s\n' "echo (req/s)" plain observed ratio
 for bench in urgent-bench urgent-bench-go; do
@@ -26,6 +23,6 @@ for bench in urgent-bench urgent-bench-go; do
   done
   p=$(median <"$tmp/plain") o=$(median <"$tmp/obs")
   printf '%-22s %12s %12s %8.3f   (medians of %d)\n' "$bench" "$p" "$o" \
-    "$(awk -v a="$o" -v b="$p" 'BEGIN { print a / b }')" "$rounds"
+    "$(ratio "$o" "$p")" "$rounds"
 done
 grep -E '^drops' "$tmp/report" || true

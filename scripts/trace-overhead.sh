@@ -6,11 +6,9 @@
 # traces go to a temporary directory on the same disk as /tmp. Target (issue 6): urgent's
 # ratio <= 1.10 on pingpong.
 set -euo pipefail
-rounds=5
-if [[ ${1:-} == -r ]]; then
-  rounds=$2
-  shift 2
-fi
+source "$(dirname "$0")/bench-lib.sh"
+parse_rounds "$@"
+set -- "${args[@]}"
 build=${1:-build}
 shift || true
 workloads=("$@")
@@ -19,7 +17,6 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 value() { awk '{ print $2 }'; }  # "<workload> <value> <unit>" -> value
 
 printf '%-10s %12s %12s %8s   %12s %12s %8s\n' workload "urgent off" "urgent on" ratio "Go off" "Go on" ratio
@@ -36,6 +33,5 @@ for w in "${workloads[@]}"; do
   done
   uoff=$(median <"$tmp/uoff") uon=$(median <"$tmp/uon") goff=$(median <"$tmp/goff") gon=$(median <"$tmp/gon")
   printf '%-10s %12s %12s %8.3f   %12s %12s %8.3f   (%s, medians of %d)\n' "$w" "$uoff" "$uon" \
-    "$(awk -v a="$uon" -v b="$uoff" 'BEGIN { print a / b }')" "$goff" "$gon" \
-    "$(awk -v a="$gon" -v b="$goff" 'BEGIN { print a / b }')" "$unit" "$rounds"
+    "$(ratio "$uon" "$uoff")" "$goff" "$gon" "$(ratio "$gon" "$goff")" "$unit" "$rounds"
 done

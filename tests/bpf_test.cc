@@ -29,6 +29,22 @@ std::unique_ptr<bpf::Observer> observe_self() {
   return o;
 }
 
+// In a goroutine at GOMAXPROCS=1: one goroutine spins with no calls while this one sleeps
+// 2 ms twenty times, which it can only do when the spinner is preempted.
+void spin_while_sleeping() {
+  std::atomic<bool> stop{false};
+  WaitGroup wg;
+  wg.add(1);
+  go([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+    wg.done();
+  });
+  for (int i = 0; i < 20; i++) sleep_for(2ms);
+  stop = true;
+  wg.wait();
+}
+
 #define REQUIRE_ROOT() \
   if (geteuid() != 0) GTEST_SKIP() << "loading BPF programs needs root"
 
@@ -111,17 +127,7 @@ TEST(Bpf, SigurgMatchesTheRuntimesSignals) {
   bool async = true;
   run_with(1, [&] {
     async = async_preemption();
-    std::atomic<bool> stop{false};
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-      wg.done();
-    });
-    for (int i = 0; i < 20; i++) sleep_for(2ms);  // wakes only when the spinner is preempted
-    stop = true;
-    wg.wait();
+    spin_while_sleeping();
     signals = sched_stats().preempt_signals;
   });
   if (!async) GTEST_SKIP() << "async preemption is off";
@@ -140,16 +146,30 @@ std::string temp_trace(const char* name) {
   return std::string(::testing::TempDir()) + "urgent-bpf-" + std::to_string(getpid()) + "-" + name;
 }
 
+// Runs body at GOMAXPROCS=procs with this process observed and traced, and checks the two
+// views against each other.
+template <class F>
+bpf::CheckReport observed_and_traced(int procs, const char* name, F body) {
+  auto o = observe_self();
+  std::string path = temp_trace(name);
+  run_with(procs, [&] {
+    EXPECT_TRUE(trace::start(path));
+    body();
+    trace::stop();
+  });
+  tracetool::Trace t;
+  std::string error;
+  EXPECT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
+  std::remove(path.c_str());
+  return o != nullptr ? bpf::check(t, o->collect()) : bpf::CheckReport{};
+}
+
 // The seed's handoff scenario (GOMAXPROCS=1: A blocks in read(2) for 20 ms while B waits
 // for the P) gives good handoffs, each with its delay.
 TEST(Checker, HandoffScenario) {
   REQUIRE_ROOT();
   ScopedEnv slice("URGENT_TIMESLICE", "10ms");
-  auto o = observe_self();
-  ASSERT_NE(o, nullptr);
-  std::string path = temp_trace("handoff");
-  run_with(1, [&] {
-    ASSERT_TRUE(trace::start(path));
+  bpf::CheckReport r = observed_and_traced(1, "handoff", [] {
     for (int round = 0; round < 5; round++) {
       int fds[2];
       ASSERT_EQ(::pipe(fds), 0);
@@ -167,13 +187,7 @@ TEST(Checker, HandoffScenario) {
       close(fds[0]);
       close(fds[1]);
     }
-    trace::stop();
   });
-  tracetool::Trace t;
-  std::string error;
-  ASSERT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
-  std::remove(path.c_str());
-  bpf::CheckReport r = bpf::check(t, o->collect());
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kGood], 5u) << bpf::check_text(r);
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kNeedless], 0u) << bpf::check_text(r);
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kMissed], 0u) << bpf::check_text(r);
@@ -199,19 +213,9 @@ TEST(Checker, HandoffScenario) {
 TEST(Checker, ShortSyscallsKeepTheirP) {
   REQUIRE_ROOT();
   ScopedEnv slice("URGENT_TIMESLICE", "10ms");
-  auto o = observe_self();
-  ASSERT_NE(o, nullptr);
-  std::string path = temp_trace("short");
-  run_with(2, [&] {
-    ASSERT_TRUE(trace::start(path));
+  bpf::CheckReport r = observed_and_traced(2, "short", [] {
     for (int i = 0; i < 1000; i++) blocking([] { return getppid(); });
-    trace::stop();
   });
-  tracetool::Trace t;
-  std::string error;
-  ASSERT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
-  std::remove(path.c_str());
-  bpf::CheckReport r = bpf::check(t, o->collect());
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kKept], 1000u) << bpf::check_text(r);
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kNeedless], 0u) << bpf::check_text(r);
 }
@@ -220,19 +224,9 @@ TEST(Checker, ShortSyscallsKeepTheirP) {
 // call that returns at once (the P goes at entry, which the checker tells apart).
 TEST(Checker, HandoffAtEntryIsNotJudged) {
   REQUIRE_ROOT();
-  auto o = observe_self();
-  ASSERT_NE(o, nullptr);
-  std::string path = temp_trace("entry");
-  run_with(1, [&] {
-    ASSERT_TRUE(trace::start(path));
+  bpf::CheckReport r = observed_and_traced(1, "entry", [] {
     for (int i = 0; i < 10; i++) blocking_handoff([] { return getppid(); });
-    trace::stop();
   });
-  tracetool::Trace t;
-  std::string error;
-  ASSERT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
-  std::remove(path.c_str());
-  bpf::CheckReport r = bpf::check(t, o->collect());
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kAtEntry], 10u) << bpf::check_text(r);
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kNeedless], 0u);
 }
@@ -242,32 +236,12 @@ TEST(Checker, HandoffAtEntryIsNotJudged) {
 TEST(Checker, PreemptionChain) {
   REQUIRE_ROOT();
   ScopedEnv slice("URGENT_TIMESLICE", "1ms");
-  auto o = observe_self();
-  ASSERT_NE(o, nullptr);
-  std::string path = temp_trace("preempt");
   bool async = true;
-  run_with(1, [&] {
+  bpf::CheckReport r = observed_and_traced(1, "preempt", [&] {
     async = async_preemption();
-    ASSERT_TRUE(trace::start(path));
-    std::atomic<bool> stop{false};
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-      wg.done();
-    });
-    for (int i = 0; i < 20; i++) sleep_for(2ms);
-    stop = true;
-    wg.wait();
-    trace::stop();
+    spin_while_sleeping();
   });
-  tracetool::Trace t;
-  std::string error;
-  ASSERT_TRUE(tracetool::read_trace(path, &t, &error)) << error;
-  std::remove(path.c_str());
   if (!async) GTEST_SKIP() << "async preemption is off";
-  bpf::CheckReport r = bpf::check(t, o->collect());
   ASSERT_FALSE(r.preemptions.empty());
   int complete = 0;
   for (const bpf::PreemptChain& c : r.preemptions) {
