@@ -5,7 +5,7 @@
 #   make bench            urgent vs Go ratios (scripts/compare.sh) + micro-benchmarks
 #   make lab              the seed demo, urgent next to Go
 #   make demos            the seed's three demos (demo1, trace, schedtrace), urgent and Go
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (library, headers, urgent.pc, urgent-trace, urgent-scope)
 #   make clean
 #   SAN=address,undefined builds everything with those sanitizers (in build/san-.../)
 #   V=1 shows every command.
@@ -225,11 +225,13 @@ lab: all
 demos: all
 	$(Q)scripts/demos.sh $(BUILD)
 
-install: $(LIB)
+install: $(LIB) $(TRACE_TOOL) $(SCOPE)
 	$(call say,INSTALL,$(PREFIX))
-	$(Q)install -d $(DESTDIR)$(PREFIX)/include/urgent $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)install -d $(DESTDIR)$(PREFIX)/include/urgent $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/bin
 	$(Q)install -m 644 runtime/include/urgent/*.h $(DESTDIR)$(PREFIX)/include/urgent/
 	$(Q)install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	$(Q)install -m 755 $(TRACE_TOOL) $(SCOPE) $(DESTDIR)$(PREFIX)/bin/
 	$(Q)sed 's|@PREFIX@|$(PREFIX)|' scripts/urgent.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/urgent.pc
 
 format:

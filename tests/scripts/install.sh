@@ -9,7 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 # The same build as the tests (SAN, from make test), in a make of its own.
 san=${SAN:-}
 env -u MAKEFLAGS -u MFLAGS make --no-print-directory install PREFIX="$tmp/prefix" SAN="$san" >/dev/null
-for f in include/urgent/urgent.h include/urgent/go.h lib/liburgent.a lib/pkgconfig/urgent.pc; do
+for f in include/urgent/urgent.h include/urgent/go.h include/urgent/trace.h lib/liburgent.a \
+  lib/pkgconfig/urgent.pc bin/urgent-trace bin/urgent-scope; do
   [[ -f "$tmp/prefix/$f" ]] || { echo "install.sh: missing $f" >&2; exit 1; }
 done
 
