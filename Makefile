@@ -40,7 +40,7 @@ SPDLOG_LIBS = $(shell pkg-config --libs spdlog)
 BPF_LIBS = $(shell pkg-config --libs libbpf)
 URGENT_LIBS = $(SPDLOG_LIBS) $(BPF_LIBS)
 
-CPPFLAGS := -Iruntime/include -Iruntime -Iarch/$(ARCH) -Ibpf -MMD -MP
+CPPFLAGS := -Iruntime/include -Iruntime -Iarch/$(ARCH) -Ibpf -Ibench -MMD -MP
 CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -fno-omit-frame-pointer -fstack-clash-protection \
             -pthread $(SANFLAGS) $(EXTRA_CXXFLAGS)
 ASFLAGS := $(SANFLAGS)
@@ -64,17 +64,21 @@ TRACE_TOOL_SRCS := $(wildcard runtime/cmd/urgent-trace/*.cc)
 TRACE_READER_OBJS := $(patsubst %.cc,$(BUILD)/obj/%.o,$(filter-out %/main.cc,$(TRACE_TOOL_SRCS)))
 TRACE_TOOL := $(BUILD)/bin/urgent-trace
 
+# urgent-lab: the experiments (bench/lab); its statistics and parsers are unit-tested.
+LAB := $(BUILD)/bin/urgent-lab
+LAB_LIB_OBJS := $(BUILD)/obj/bench/lab/lab.o
+
 TEST_SRCS := $(wildcard tests/*.cc)
 TEST_ASM := $(wildcard tests/arch/$(ARCH)/*.S)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o) $(TEST_ASM:%.S=$(BUILD)/obj/%.o) $(TRACE_READER_OBJS) \
-             $(BUILD)/obj/bpf/checker.o
+             $(BUILD)/obj/bpf/checker.o $(LAB_LIB_OBJS)
 TESTS := $(BUILD)/bin/urgent-tests
 
 DEMO_SRCS := $(wildcard bench/demos/*.cc)
 DEMOS := $(DEMO_SRCS:bench/demos/%.cc=$(BUILD)/bin/%)
 ECHO_CLIENT := $(BUILD)/bin/urgent-echo-client
 TOOLS := $(BUILD)/bin/urgent-bench $(BUILD)/bin/urgent-micro $(ECHO_CLIENT) $(DEMOS) $(TRACE_TOOL) \
-         $(SCOPE)
+         $(SCOPE) $(LAB)
 GO_BENCH := $(BUILD)/bin/urgent-bench-go
 GO_DEMOS := $(patsubst bench/demos/go/%/main.go,$(BUILD)/bin/%-go,$(wildcard bench/demos/go/*/main.go))
 
@@ -174,6 +178,11 @@ $(TRACE_TOOL): $(patsubst %.cc,$(BUILD)/obj/%.o,$(TRACE_TOOL_SRCS))
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@
 
+$(LAB): $(BUILD)/obj/bench/lab/urgent-lab.o $(LAB_LIB_OBJS)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(LDFLAGS) $^ -o $@
+
 $(BUILD)/bin/urgent-micro: $(BUILD)/obj/bench/micro.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
@@ -220,7 +229,7 @@ bench: all
 	$(Q)$(BUILD)/bin/urgent-micro --benchmark_min_time=0.2
 
 lab: all
-	$(Q)scripts/lab.sh $(BUILD)
+	$(Q)scripts/lab.sh $(BUILD) $(LAB_FLAGS)
 
 demos: all
 	$(Q)scripts/demos.sh $(BUILD)

@@ -44,7 +44,8 @@
 //          main sleeps 1 ms n times and records how late each sleep returns (it can only
 //          wake when the spinner is preempted), in µs. Time slice: URGENT_TIMESLICE.
 //   probe  (n = 200): the same samples as one line for humans,
-//          `probe p50 <us> us p99 <us> us max <us> us`.
+//          `probe p50 <us> us p99 <us> us max <us> us`; with URGENT_BENCH_SAMPLES=<file>,
+//          every sample too, sorted, one per line (urgent-lab's CDFs).
 //   preemptlat (n = 2000): a report, in one process: the raw cross-CPU signal latency (a
 //          thread spinning, another timing tgkill(SIGUSR1) until the handler runs: the floor
 //          of any signal preemption), n/2 samples before and n/2 after; in between, urgent::run
@@ -52,6 +53,10 @@
 //          (URGENT_TIMESLICE, default 500us here), and urgent::preempt_latency(): from
 //          sysmon's decision to the goroutine entering the scheduler. Prints both and the
 //          ratio of the medians (no warm-up; runs urgent::run itself).
+//   fairness (n = 1000): K = 4 goroutines spin with no calls at GOMAXPROCS=2 for n ms, each
+//          counting its iterations; prints each one's share of all of them, in creation
+//          order: `fairness shares <s1> <s2> <s3> <s4>` (sum 1; urgent-lab computes Jain's
+//          index). Time slice: URGENT_TIMESLICE.
 //   overhead (n = 100): a report: the cost of preemption for CPU-bound goroutines. Four
 //          goroutines each do n million steps of an LCG without any call, at GOMAXPROCS=2;
 //          wall time with GODEBUG=asyncpreemptoff=1 (nothing preempts them) and at time
@@ -332,6 +337,12 @@ double probe99(long n) {
 }
 std::string probeReport(long n) {
   auto l = probeLateness(n);
+  if (const char* path = std::getenv("URGENT_BENCH_SAMPLES"); path != nullptr && *path != '\0') {
+    std::FILE* f = std::fopen(path, "w");
+    if (f == nullptr) throw std::runtime_error(std::string("URGENT_BENCH_SAMPLES: ") + path);
+    for (double v : l) std::fprintf(f, "%.3f\n", v);
+    if (std::fclose(f) != 0) throw std::runtime_error(std::string("writing ") + path);
+  }
   char line[128];
   std::snprintf(line, sizeof line, "probe p50 %.1f us p99 %.1f us max %.1f us", percentile(l, 50),
                 percentile(l, 99), percentile(l, 100));
@@ -507,6 +518,41 @@ double timerSignalMs(long steps, std::int64_t period_ns) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+std::string fairnessReport(long n) {
+  EnvOverride procs("GOMAXPROCS", "2");
+  constexpr int kSpinners = 4;
+  struct alignas(64) Counter {
+    std::atomic<long> v{0};
+  };
+  Counter counters[kSpinners];
+  std::atomic<bool> stop{false};
+  urgent::run([&] {
+    urgent::WaitGroup wg;
+    wg.add(kSpinners);
+    for (int i = 0; i < kSpinners; i++) {
+      urgent::go([&, i] {
+        std::atomic<long>& c = counters[i].v;
+        while (!stop.load(std::memory_order_relaxed)) {
+          c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        }
+        wg.done();
+      });
+    }
+    urgent::sleep_for(std::chrono::milliseconds(n));  // wakes when a spinner is preempted
+    stop.store(true);
+    wg.wait();
+  });
+  double sum = 0;
+  for (const Counter& c : counters) sum += static_cast<double>(c.v.load());
+  std::string out = "fairness shares";
+  for (const Counter& c : counters) {
+    char s[32];
+    std::snprintf(s, sizeof s, " %.4f", sum > 0 ? static_cast<double>(c.v.load()) / sum : 0.0);
+    out += s;
+  }
+  return out;
+}
+
 std::string overheadReport(long n) {
   struct Config {
     const char* slice;      // URGENT_TIMESLICE; null: preemption off
@@ -673,6 +719,8 @@ const std::map<std::string, Workload> kWorkloads = {
     {"preemptlat",
      {.default_n = 2000, .unit = nullptr, .run = nullptr, .standalone = preemptlatReport}},
     {"overhead", {.default_n = 100, .unit = nullptr, .run = nullptr, .standalone = overheadReport}},
+    {"fairness",
+     {.default_n = 1000, .unit = nullptr, .run = nullptr, .standalone = fairnessReport}},
 };
 
 [[noreturn]] void usage(const char* problem) {

@@ -12,6 +12,7 @@ packages=(
   systemtap-sdt-dev bpftrace         # USDT probes (sys/sdt.h) and the tool that reads them
   golang-go                          # the Go twins of the benchmarks and demos
   python3 protobuf-compiler          # tests: JSON parser, protoc --decode_raw (trace output)
+  gnuplot-nox                        # urgent-lab's plots (PNG)
 )
 
 missing=()

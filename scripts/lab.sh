@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# scripts/lab.sh BUILD_DIR: `make lab`. For now the seed demo: demo1 (11 goroutines
-# printing) run by urgent and by Go side by side, at GOMAXPROCS=1 (where both must print
-# 10, 0, 1, ..., 9) and at the default GOMAXPROCS (where the order is up to the scheduler).
+# scripts/lab.sh BUILD_DIR [urgent-lab options]: `make lab`, the default suite of urgent-lab
+# (bench/lab/urgent-lab.cc): results/<timestamp>/results.json, the PNG plots, and the table.
+# LAB_FLAGS (make lab LAB_FLAGS=--quick) passes options through.
 set -euo pipefail
 build=${1:-build}
+shift || true
 cd "$(dirname "$0")/.."
-for procs in 1 "$(nproc)"; do
-  echo "== demo1, GOMAXPROCS=$procs: urgent | Go"
-  paste -d'|' <(GOMAXPROCS=$procs "$build/bin/demo1") <(GOMAXPROCS=$procs "$build/bin/demo1-go") |
-    awk -F'|' '{ printf "  %-42s | %s\n", $1, $2 }'
-done
+exec "$build/bin/urgent-lab" "$@"

@@ -197,6 +197,42 @@ func probeLateness(n int) []float64 {
 	return late
 }
 
+// fairnessShares runs four goroutines that spin with no calls at GOMAXPROCS=2 for ms
+// milliseconds, each counting its iterations, and returns each one's share of the total
+// (urgent-bench's fairness, for urgent-lab's fairness experiment).
+func fairnessShares(ms int) []float64 {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	type padded struct {
+		n int64
+		_ [56]byte
+	}
+	var counters [4]padded
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(len(counters))
+	for i := range counters {
+		go func(c *padded) {
+			for !stop.Load() {
+				c.n++
+			}
+			wg.Done()
+		}(&counters[i])
+	}
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	var sum float64
+	for i := range counters {
+		sum += float64(counters[i].n)
+	}
+	shares := make([]float64, len(counters))
+	for i := range counters {
+		shares[i] = float64(counters[i].n) / sum
+	}
+	return shares
+}
+
 // handoffLatency returns n samples (sorted, in µs) of the time a goroutine waits for the P
 // that a goroutine blocked in a system call holds: see the package comment.
 func handoffLatency(n int) []float64 {
@@ -433,7 +469,7 @@ func names() string {
 	for name := range rateWorkloads {
 		s = append(s, name)
 	}
-	s = append(s, "handoff", "probe")
+	s = append(s, "fairness", "handoff", "probe")
 	sort.Strings(s)
 	return strings.Join(s, " ")
 }
@@ -455,8 +491,9 @@ func main() {
 	rw, isRate := rateWorkloads[name]
 	isHandoff := name == "handoff"
 	isProbe := name == "probe"
+	isFairness := name == "fairness"
 	w, ok := workloads[name]
-	if !ok && !isPercentile && !isRate && !isHandoff && !isProbe {
+	if !ok && !isPercentile && !isRate && !isHandoff && !isProbe && !isFairness {
 		usage(fmt.Sprintf("unknown workload %q", name))
 	}
 	n := w.defaultN
@@ -469,6 +506,8 @@ func main() {
 		n = handoffDefaultN
 	case isProbe:
 		n = percentileWorkloads["probe50"].defaultN
+	case isFairness:
+		n = 1000 // ms
 	}
 	if len(args) == 2 {
 		v, err := strconv.Atoi(args[1])
@@ -498,9 +537,26 @@ func main() {
 		lat := handoffLatency(n)
 		fmt.Printf("handoff p50 %.1f us max %.1f us\n", percentile(lat, 50), percentile(lat, 100))
 		return
+	case isFairness:
+		fmt.Print("fairness shares")
+		for _, s := range fairnessShares(n) {
+			fmt.Printf(" %.4f", s)
+		}
+		fmt.Println()
+		return
 	case isProbe:
 		probeLateness(n / 10) // warm-up
 		lat := probeLateness(n)
+		if path := os.Getenv("URGENT_BENCH_SAMPLES"); path != "" {
+			var b strings.Builder
+			for _, v := range lat {
+				fmt.Fprintf(&b, "%.3f\n", v)
+			}
+			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "urgent-bench-go: URGENT_BENCH_SAMPLES: %v\n", err)
+				os.Exit(2)
+			}
+		}
 		fmt.Printf("probe p50 %.1f us p99 %.1f us max %.1f us\n", percentile(lat, 50),
 			percentile(lat, 99), percentile(lat, 100))
 		return

@@ -1,0 +1,59 @@
+// bench/lab/lab.h: urgent-lab's statistics and the parsers of the tools' output
+// (urgent-bench, urgent-bench-go, urgent-scope), unit-tested in tests/lab_test.cc.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace urgent::lab {
+
+// Nearest-rank percentile (p in [0, 100]) of unsorted values; nullopt for none.
+std::optional<double> percentile(std::vector<double> v, double p);
+std::optional<double> median(std::vector<double> v);
+
+// Jain's fairness index of the shares x: (sum x)^2 / (n * sum x^2), in [1/n, 1]; 1 when
+// all are equal. nullopt for no values or all zero.
+std::optional<double> jain_index(const std::vector<double>& x);
+
+// `<name> <value> <unit>` (urgent-bench's one-line workloads): the value.
+std::optional<double> parse_value(const std::string& out, const std::string& name);
+
+struct Probe {
+  double p50 = 0, p99 = 0, max = 0;  // µs
+};
+// `probe p50 <us> us p99 <us> us max <us> us`.
+std::optional<Probe> parse_probe(const std::string& out);
+
+struct PreemptLat {
+  double p50 = 0, p99 = 0, max = 0;     // decision -> off its M, µs
+  double floor_p50 = 0, floor_p99 = 0;  // tgkill -> handler, µs
+  long preemptions = 0;
+};
+// urgent-bench preemptlat's report.
+std::optional<PreemptLat> parse_preemptlat(const std::string& out);
+
+// `fairness shares <s1> <s2> ...`.
+std::optional<std::vector<double>> parse_fairness(const std::string& out);
+
+struct Overhead {
+  double off_ms = 0, floor_off_ms = 0;
+  std::map<std::string, std::pair<double, double>> by_slice;  // slice -> (ms, floor ms)
+};
+// urgent-bench overhead's report.
+std::optional<Overhead> parse_overhead(const std::string& out);
+
+// `handoff p50 <us> us max <us> us`.
+std::optional<std::pair<double, double>> parse_handoff(const std::string& out);
+
+// The number at a dotted path (`check.preemption.decision_to_off.p50_ns`; an array element
+// by its index, `histograms.sigurg.3`) in JSON text, by
+// a small recursive-descent reader (urgent-scope's --json). nullopt if absent or not a
+// number, or the text is not JSON.
+std::optional<double> json_number(const std::string& json, const std::string& path);
+
+// JSON string escaping.
+std::string json_escape(const std::string& s);
+
+}  // namespace urgent::lab

@@ -1,0 +1,601 @@
+// bench/lab/urgent-lab: the experiments a preemption researcher needs, urgent next to Go 1.19
+// in the same run (`make lab`).
+//
+//   urgent-lab [--quick] [--only NAME[,NAME...]] [--json] [--out DIR]
+//
+// Experiments (NAME):
+//   floor     the machine's floor: tgkill -> handler latency (plain threads, no runtime;
+//             urgent-bench preemptlat's) and a plain thread's timer lateness (1 ms sleeps)
+//   preempt   preemption latency, decision -> goroutine off its M, at 10 ms, 1 ms, 100 µs
+//             and 50 µs slices (urgent-bench preemptlat); as root, the eBPF breakdown
+//             (urgent-scope's checker) and its disagreement with the runtime's clock
+//   probe     a sleeper's lateness while a goroutine spins with no calls, by slice, next to
+//             Go's (10 ms, fixed); latency CDFs
+//   fairness  4 goroutines spinning on 2 Ps: each one's CPU share and Jain's index, by
+//             slice, next to Go
+//   overhead  CPU-bound throughput by slice relative to preemption off, with the
+//             machine's floor (a bare timer signal per slice)
+//   handoff   P handoff from a goroutine blocked in read(2): delays; as root the checker's
+//             good/missed/needless counts, and the kernel's view of Go's twin
+//   micro     spawn, yield, pingpong, chanbuf, mutex, select, echo against their Go twins
+//
+// Output: a table on stdout (or results.json with --json), DIR/results.json, DIR/*.png
+// (gnuplot), DIR/*.dat, DIR/logs/. DIR defaults to results/<UTC timestamp>. Progress goes
+// to stderr. Exit status: 0, 1 if an experiment failed (the others still run), 2 usage.
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab.h"
+
+namespace {
+
+using namespace urgent::lab;
+
+constexpr const char* kUsage =
+    "usage: urgent-lab [--quick] [--only NAME[,NAME...]] [--json] [--out DIR]\n"
+    "experiments: floor preempt probe fairness overhead handoff micro\n";
+const std::vector<std::string> kExperiments = {"floor",    "preempt", "probe", "fairness",
+                                               "overhead", "handoff", "micro"};
+const std::vector<std::string> kSlices = {"10ms", "1ms", "100us", "50us"};
+
+struct Lab {
+  std::string bin;  // directory of the tools
+  std::string out;  // results directory
+  bool quick = false;
+  bool root = false;
+  std::vector<std::string> table;    // lines for stdout
+  std::vector<std::string> json;     // "name": {...} members of "experiments"
+  std::vector<std::string> crosses;  // cross-check lines
+  int failures = 0;
+  int log_seq = 0;
+
+  // Runs a shell command (stdout captured, stderr to a log file); false on failure.
+  bool run(const std::string& cmd, std::string* output) {
+    std::string log = out + "/logs/" + std::to_string(++log_seq) + ".log";
+    {
+      std::ofstream l(log);
+      l << "$ " << cmd << "\n";
+    }
+    FILE* p = popen((cmd + " 2>>" + log).c_str(), "r");
+    if (p == nullptr) return false;
+    char buf[4096];
+    output->clear();
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
+    int st = pclose(p);
+    std::ofstream(log, std::ios::app) << *output;
+    if (st != 0) {
+      std::fprintf(stderr, "[lab]   failed (status %d): %s (log: %s)\n", st, cmd.c_str(),
+                   log.c_str());
+      return false;
+    }
+    return true;
+  }
+  std::string tool(const std::string& name) const { return bin + "/" + name; }
+  void progress(const std::string& s) const { std::fprintf(stderr, "[lab] %s\n", s.c_str()); }
+  void row(const std::string& s) { table.push_back(s); }
+  void fail(const std::string& what) {
+    failures++;
+    row("  FAILED: " + what);
+  }
+  void write(const std::string& name, const std::string& data) const {
+    std::ofstream(out + "/" + name) << data;
+  }
+};
+
+std::string num(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
+std::string fmt(const char* f, double a) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, a);
+  return b;
+}
+
+// Runs `cmd` under urgent-scope with urgent's trace, and returns the checker's JSON (root).
+bool scoped(Lab& lab, const std::string& env, const std::string& cmd, std::string* output,
+            std::string* scope_json) {
+  std::string trace = lab.out + "/logs/scope-" + std::to_string(lab.log_seq + 1) + ".trace";
+  std::string report = trace + ".json";
+  bool ok = lab.run(lab.tool("urgent-scope") + " --json -o " + report + " --trace " + trace +
+                        " -- env " + env + " URGENT_TRACE=" + trace + " " + cmd,
+                    output);
+  std::ifstream in(report);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *scope_json = ss.str();
+  std::remove(trace.c_str());
+  return ok;
+}
+
+// ---- experiments ----
+
+void floor_experiment(Lab& lab) {
+  std::string out;
+  long n = lab.quick ? 200 : 1000;
+  lab.progress("floor: tgkill -> handler (urgent-bench preemptlat's floor), timer lateness");
+  std::optional<PreemptLat> p;
+  if (lab.run(
+          "URGENT_TIMESLICE=500us " + lab.tool("urgent-bench") + " preemptlat " + std::to_string(n),
+          &out)) {
+    p = parse_preemptlat(out);
+  }
+  // A plain thread's timer lateness: 1 ms sleeps (no runtime in this process).
+  std::vector<double> late;
+  for (int i = 0; i < (lab.quick ? 100 : 500); i++) {
+    auto t0 = std::chrono::steady_clock::now();
+    timespec ts{0, 1'000'000};
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+    late.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() -
+        1000);
+  }
+  double l50 = *percentile(late, 50), l99 = *percentile(late, 99);
+  lab.row("1. signal floor (no runtime)");
+  if (p) {
+    lab.row("  tgkill -> handler        p50 " + fmt("%8.1f", p->floor_p50) + " us   p99 " +
+            fmt("%8.1f", p->floor_p99) + " us");
+  } else {
+    lab.fail("preemptlat's floor");
+  }
+  lab.row("  timer lateness (1 ms)    p50 " + fmt("%8.1f", l50) + " us   p99 " + fmt("%8.1f", l99) +
+          " us");
+  lab.json.push_back("\"floor\":{\"tgkill_handler_p50_us\":" + (p ? num(p->floor_p50) : "null") +
+                     ",\"tgkill_handler_p99_us\":" + (p ? num(p->floor_p99) : "null") +
+                     ",\"timer_lateness_p50_us\":" + num(l50) +
+                     ",\"timer_lateness_p99_us\":" + num(l99) + "}");
+}
+
+void preempt_experiment(Lab& lab) {
+  std::map<std::string, long> n = {{"10ms", 100}, {"1ms", 300}, {"100us", 1000}, {"50us", 1000}};
+  lab.row(
+      "2. preemption latency, decision -> off its M (urgent-bench preemptlat; floor = tgkill -> "
+      "handler)");
+  lab.row(
+      std::string("  slice       p50 us    p99 us    max us   floor p50") +
+      (lab.root
+           ? "   kernel: gen->deliver  deliver->handler  handler->off   total p50 (trace+kernel)"
+           : ""));
+  std::string json = "\"preempt\":{";
+  std::string dat = "# slice_us p50_us p99_us floor_p50_us\n";
+  bool first = true;
+  for (const std::string& s : kSlices) {
+    long count = lab.quick ? n[s] / 5 : n[s];
+    lab.progress("preempt: slice " + s);
+    std::string out, scope;
+    std::string cmd = lab.tool("urgent-bench") + " preemptlat " + std::to_string(count);
+    bool ok = lab.root ? scoped(lab, "URGENT_TIMESLICE=" + s, cmd, &out, &scope)
+                       : lab.run("URGENT_TIMESLICE=" + s + " " + cmd, &out);
+    auto p = ok ? parse_preemptlat(out) : std::nullopt;
+    if (!p) {
+      lab.fail("preemptlat at " + s);
+      continue;
+    }
+    char b[256];
+    std::snprintf(b, sizeof b, "  %-8s %9.1f %9.1f %9.1f %9.1f", s.c_str(), p->p50, p->p99, p->max,
+                  p->floor_p50);
+    std::string line = b;
+    std::string kernel;
+    if (lab.root) {
+      auto g = json_number(scope, "check.preemption.generate_to_deliver.p50_ns");
+      auto d = json_number(scope, "check.preemption.deliver_to_handler.p50_ns");
+      auto h = json_number(scope, "check.preemption.handler_to_off.p50_ns");
+      auto t = json_number(scope, "check.preemption.decision_to_off.p50_ns");
+      auto gen = json_number(scope, "sigurg.generated");
+      if (g && d && h && t) {
+        std::snprintf(b, sizeof b, "   %14.1f us %14.1f us %12.1f us %12.1f us", *g / 1e3, *d / 1e3,
+                      *h / 1e3, *t / 1e3);
+        line += b;
+        lab.crosses.push_back("preemption latency p50 at " + s + ": runtime clock " +
+                              fmt("%.1f", p->p50) + " us, trace joined with the kernel " +
+                              fmt("%.1f", *t / 1e3) + " us (" +
+                              fmt("%+.1f", (*t / 1e3 - p->p50) / p->p50 * 100) + " %)");
+        kernel = ",\"kernel\":{\"generate_to_deliver_p50_ns\":" + num(*g) +
+                 ",\"deliver_to_handler_p50_ns\":" + num(*d) +
+                 ",\"handler_to_off_p50_ns\":" + num(*h) +
+                 ",\"decision_to_off_p50_ns\":" + num(*t) +
+                 ",\"sigurg_generated\":" + (gen ? num(*gen) : "null") + "}";
+      }
+    }
+    lab.row(line);
+    json += std::string(first ? "" : ",") + "\"" + s + "\":{\"p50_us\":" + num(p->p50) +
+            ",\"p99_us\":" + num(p->p99) + ",\"max_us\":" + num(p->max) +
+            ",\"floor_p50_us\":" + num(p->floor_p50) +
+            ",\"preemptions\":" + std::to_string(p->preemptions) + kernel + "}";
+    first = false;
+    std::map<std::string, double> us = {
+        {"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
+    dat += num(us[s]) + " " + num(p->p50) + " " + num(p->p99) + " " + num(p->floor_p50) + "\n";
+  }
+  lab.json.push_back(json + "}");
+  lab.write("preempt.dat", dat);
+}
+
+void probe_experiment(Lab& lab) {
+  long n = lab.quick ? 40 : 200;
+  lab.row("3. probe: a sleeper's lateness while a goroutine spins with no calls (GOMAXPROCS=1)");
+  lab.row("  runtime      slice       p50 us     p99 us     max us");
+  std::string json = "\"probe\":{";
+  bool first = true;
+  auto one = [&](const std::string& label, const std::string& slice, const std::string& cmd) {
+    lab.progress("probe: " + label + " " + slice);
+    std::string samples = lab.out + "/probe-" + label + "-" + slice + ".dat";
+    std::string out;
+    auto p =
+        lab.run("URGENT_BENCH_SAMPLES=" + samples + " " + cmd + " probe " + std::to_string(n), &out)
+            ? parse_probe(out)
+            : std::nullopt;
+    if (!p) {
+      lab.fail("probe " + label + " " + slice);
+      return;
+    }
+    char b[160];
+    std::snprintf(b, sizeof b, "  %-12s %-8s %10.1f %10.1f %10.1f", label.c_str(), slice.c_str(),
+                  p->p50, p->p99, p->max);
+    lab.row(b);
+    json += std::string(first ? "" : ",") + "\"" + label + "-" + slice +
+            "\":{\"p50_us\":" + num(p->p50) + ",\"p99_us\":" + num(p->p99) +
+            ",\"max_us\":" + num(p->max) + "}";
+    first = false;
+  };
+  for (const std::string& s : kSlices)
+    one("urgent", s, "URGENT_TIMESLICE=" + s + " " + lab.tool("urgent-bench"));
+  one("go", "10ms", lab.tool("urgent-bench-go"));
+  lab.json.push_back(json + "}");
+  lab.crosses.push_back(
+      "probe lateness: measured by the sleeper's own clock only (no kernel cross-check yet)");
+}
+
+void fairness_experiment(Lab& lab) {
+  long ms = lab.quick ? 300 : 1000;
+  lab.row("4. fairness: 4 goroutines spinning with no calls on 2 Ps, " + std::to_string(ms) +
+          " ms");
+  lab.row("  runtime  slice      Jain    shares");
+  std::string json = "\"fairness\":{";
+  std::string dat = "# slice_us jain\n";
+  bool first = true;
+  double go_jain = 0;
+  auto one = [&](const std::string& label, const std::string& slice,
+                 const std::string& cmd) -> std::optional<double> {
+    lab.progress("fairness: " + label + " " + slice);
+    std::string out;
+    auto shares =
+        lab.run(cmd + " fairness " + std::to_string(ms), &out) ? parse_fairness(out) : std::nullopt;
+    auto j = shares ? jain_index(*shares) : std::nullopt;
+    if (!j) {
+      lab.fail("fairness " + label + " " + slice);
+      return std::nullopt;
+    }
+    std::string sh;
+    for (double x : *shares) sh += fmt(" %.3f", x);
+    char b[200];
+    std::snprintf(b, sizeof b, "  %-8s %-8s %6.3f  %s", label.c_str(), slice.c_str(), *j,
+                  sh.c_str());
+    lab.row(b);
+    json += std::string(first ? "" : ",") + "\"" + label + "-" + slice + "\":{\"jain\":" + num(*j) +
+            ",\"shares\":[";
+    for (std::size_t i = 0; i < shares->size(); i++) json += (i ? "," : "") + num((*shares)[i]);
+    json += "]}";
+    first = false;
+    return j;
+  };
+  std::map<std::string, double> us = {{"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
+  for (const std::string& s : kSlices) {
+    if (auto j = one("urgent", s, "URGENT_TIMESLICE=" + s + " " + lab.tool("urgent-bench"))) {
+      dat += num(us[s]) + " " + num(*j) + "\n";
+    }
+  }
+  if (auto j = one("go", "10ms", lab.tool("urgent-bench-go"))) go_jain = *j;
+  lab.json.push_back(json + "}");
+  lab.write("fairness.dat", dat);
+  lab.write("fairness-go.dat", "# jain\n" + num(go_jain) + "\n");
+}
+
+void overhead_experiment(Lab& lab) {
+  long n = lab.quick ? 10 : 50;
+  lab.progress("overhead: CPU-bound throughput by slice");
+  std::string out;
+  auto o = lab.run(lab.tool("urgent-bench") + " overhead " + std::to_string(n), &out)
+               ? parse_overhead(out)
+               : std::nullopt;
+  lab.row(
+      "5. overhead: 4 CPU-bound goroutines on 2 Ps, time relative to preemption off (floor: a bare "
+      "timer signal)");
+  if (!o) {
+    lab.fail("overhead");
+    return;
+  }
+  std::string json =
+      "\"overhead\":{\"off_ms\":" + num(o->off_ms) + ",\"floor_off_ms\":" + num(o->floor_off_ms);
+  std::string dat = "# slice_us urgent_pct floor_pct\n";
+  std::map<std::string, double> us = {{"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
+  for (const std::string& s : kSlices) {
+    auto it = o->by_slice.find(s);
+    if (it == o->by_slice.end()) continue;
+    double u = (it->second.first / o->off_ms - 1) * 100,
+           f = (it->second.second / o->floor_off_ms - 1) * 100;
+    char b[160];
+    std::snprintf(b, sizeof b, "  slice %-8s %+7.1f %%    floor %+7.1f %%", s.c_str(), u, f);
+    lab.row(b);
+    json += ",\"" + s + "\":{\"urgent_pct\":" + num(u) + ",\"floor_pct\":" + num(f) + "}";
+    dat += num(us[s]) + " " + num(u) + " " + num(f) + "\n";
+  }
+  lab.json.push_back(json + "}");
+  lab.write("overhead.dat", dat);
+}
+
+void handoff_experiment(Lab& lab) {
+  long n = lab.quick ? 40 : 200;
+  lab.row(
+      "6. syscall handoff: a goroutine blocks 20 ms in read(2) at GOMAXPROCS=1, another waits for "
+      "the P");
+  std::string json = "\"handoff\":{";
+  for (const std::string& who : {std::string("urgent"), std::string("go")}) {
+    lab.progress("handoff: " + who);
+    std::string cmd = lab.tool(who == "urgent" ? "urgent-bench" : "urgent-bench-go") + " handoff " +
+                      std::to_string(n);
+    std::string out, scope;
+    bool ok = lab.root ? (who == "urgent" ? scoped(lab, "", cmd, &out, &scope)
+                                          : lab.run(lab.tool("urgent-scope") + " --json -o " +
+                                                        lab.out + "/logs/go-handoff.json -- " + cmd,
+                                                    &out))
+                       : lab.run(cmd, &out);
+    auto h = ok ? parse_handoff(out) : std::nullopt;
+    if (!h) {
+      lab.fail("handoff " + who);
+      continue;
+    }
+    std::string line = "  " + who + ": next goroutine starts " + fmt("%.1f", h->first) +
+                       " us p50 after the call (max " + fmt("%.1f", h->second) + " us)";
+    json += std::string(who == "go" ? "," : "") + "\"" + who + "\":{\"p50_us\":" + num(h->first) +
+            ",\"max_us\":" + num(h->second);
+    if (lab.root && who == "urgent") {
+      auto good = json_number(scope, "check.syscalls.good"),
+           missed = json_number(scope, "check.syscalls.missed");
+      auto needless = json_number(scope, "check.syscalls.needless"),
+           d50 = json_number(scope, "check.handoff_delay.p50_ns");
+      auto d99 = json_number(scope, "check.handoff_delay.p99_ns"),
+           clock = json_number(scope, "check.clock_check.p50_ns");
+      if (good && missed && needless && d50 && d99) {
+        line += "; checker: good " + num(*good) + ", missed " + num(*missed) + ", needless " +
+                num(*needless) + ", delay after leaving the CPU p50 " + fmt("%.1f", *d50 / 1e3) +
+                " us, p99 " + fmt("%.1f", *d99 / 1e3) + " us";
+        json += ",\"checker\":{\"good\":" + num(*good) + ",\"missed\":" + num(*missed) +
+                ",\"needless\":" + num(*needless) + ",\"delay_p50_ns\":" + num(*d50) +
+                ",\"delay_p99_ns\":" + num(*d99) + "}";
+      }
+      if (clock)
+        lab.crosses.push_back("clocks: the trace's GoSysCall -> the kernel's sys_enter, p50 " +
+                              fmt("%.2f", *clock / 1e3) + " us");
+    }
+    json += "}";
+    lab.row(line);
+  }
+  lab.json.push_back(json + "}");
+}
+
+void micro_experiment(Lab& lab) {
+  const std::vector<std::string> workloads = {"spawn", "yield",  "pingpong", "chanbuf",
+                                              "mutex", "select", "echo"};
+  int rounds = lab.quick ? 1 : 3;
+  lab.row("7. micro-benchmarks against their Go twins (medians of " + std::to_string(rounds) +
+          "; ratio = urgent time / Go time)");
+  std::string json = "\"micro\":{", dat = "# workload ratio\n";
+  bool first = true;
+  for (const std::string& w : workloads) {
+    lab.progress("micro: " + w);
+    std::vector<double> u, g;
+    std::string arg = lab.quick ? (w == "echo" ? " 300" : "") : "";
+    for (int r = 0; r < rounds; r++) {
+      std::string out;
+      if (lab.run(lab.tool("urgent-bench") + " " + w + arg, &out)) {
+        if (auto v = parse_value(out, w)) u.push_back(*v);
+      }
+      if (lab.run(lab.tool("urgent-bench-go") + " " + w + arg, &out)) {
+        if (auto v = parse_value(out, w)) g.push_back(*v);
+      }
+    }
+    auto um = median(u), gm = median(g);
+    if (!um || !gm) {
+      lab.fail("micro " + w);
+      continue;
+    }
+    double ratio = w == "echo" ? *gm / *um : *um / *gm;  // echo is a rate: invert
+    char b[160];
+    std::snprintf(b, sizeof b, "  %-9s urgent %12.1f   Go %12.1f   ratio %.3f", w.c_str(), *um, *gm,
+                  ratio);
+    lab.row(b);
+    json += std::string(first ? "" : ",") + "\"" + w + "\":{\"urgent\":" + num(*um) +
+            ",\"go\":" + num(*gm) + ",\"ratio\":" + num(ratio) + "}";
+    dat += w + " " + num(ratio) + "\n";
+    first = false;
+  }
+  lab.json.push_back(json + "}");
+  lab.write("micro.dat", dat);
+}
+
+// ---- plots ----
+
+void plots(Lab& lab, const std::set<std::string>& ran) {
+  std::string gp = "set terminal pngcairo size 900,560\nset grid\nset key left top\n";
+  if (ran.count("probe")) {
+    gp +=
+        "set output 'probe_cdf.png'\nset title 'probe lateness CDF by slice (urgent) and Go'\n"
+        "set xlabel 'lateness (us)'\nset ylabel 'fraction'\nset logscale x\nplot ";
+    bool first = true;
+    for (const std::string& s : kSlices) {
+      gp += std::string(first ? "" : ", ") + "'probe-urgent-" + s + ".dat' using 1:($0+1)/" +
+            std::to_string(lab.quick ? 40 : 200) + " with lines title 'urgent " + s + "'";
+      first = false;
+    }
+    gp += ", 'probe-go-10ms.dat' using 1:($0+1)/" + std::to_string(lab.quick ? 40 : 200) +
+          " with lines dt 2 title 'Go 10ms'\nunset logscale x\n";
+  }
+  if (ran.count("preempt")) {
+    gp +=
+        "set output 'preempt.png'\nset title 'preemption latency by slice'\nset xlabel 'slice "
+        "(us)'\n"
+        "set ylabel 'us'\nset logscale x\nplot 'preempt.dat' using 1:2 with linespoints title "
+        "'p50', "
+        "'' using 1:3 with linespoints title 'p99', '' using 1:4 with linespoints dt 2 title "
+        "'floor p50 (tgkill->handler)'\nunset logscale x\n";
+  }
+  if (ran.count("overhead")) {
+    gp +=
+        "set output 'overhead.png'\nset title 'CPU-bound slowdown by slice'\nset xlabel 'slice "
+        "(us)'\n"
+        "set ylabel '% vs preemption off'\nset logscale x\nplot 'overhead.dat' using 1:2 with "
+        "linespoints "
+        "title 'urgent', '' using 1:3 with linespoints dt 2 title 'floor (bare timer "
+        "signal)'\nunset logscale x\n";
+  }
+  if (ran.count("fairness")) {
+    gp +=
+        "set output 'fairness.png'\nset title 'Jain index, 4 spinners on 2 Ps'\nset xlabel 'slice "
+        "(us)'\n"
+        "set ylabel 'Jain index'\nset yrange [0:1.05]\nset logscale x\ngo = system(\"tail -1 "
+        "fairness-go.dat\")\n"
+        "plot 'fairness.dat' using 1:2 with linespoints title 'urgent', go+0 with lines dt 2 title "
+        "'Go (10 ms)'\n"
+        "unset logscale x\nset autoscale y\n";
+  }
+  if (ran.count("micro")) {
+    gp +=
+        "set output 'micro.png'\nset title 'urgent time / Go time (below 1: urgent faster)'\n"
+        "set style data histograms\nset style fill solid 0.6\nset ylabel 'ratio'\nset xlabel ''\n"
+        "set yrange [0:*]\nplot 'micro.dat' using 2:xtic(1) title 'urgent/Go', 1 with lines dt 2 "
+        "title ''\n";
+  }
+  lab.write("plots.gp", gp);
+  std::string out;
+  if (!lab.run("cd " + lab.out + " && gnuplot plots.gp", &out)) lab.fail("gnuplot");
+}
+
+std::string machine_json() {
+  utsname u{};
+  uname(&u);
+  std::string model;
+  std::ifstream cpu("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpu, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return "{\"kernel\":\"" + json_escape(u.release) + "\",\"machine\":\"" + json_escape(u.machine) +
+         "\",\"cpus\":" + std::to_string(std::thread::hardware_concurrency()) + ",\"cpu\":\"" +
+         json_escape(model) + "\"}";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Lab lab;
+  bool json = false;
+  std::set<std::string> only;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--quick") {
+      lab.quick = true;
+    } else if (a == "--json") {
+      json = true;
+    } else if ((a == "--only" || a == "--out") && i + 1 < argc) {
+      std::string v = argv[++i];
+      if (a == "--out") {
+        lab.out = v;
+        continue;
+      }
+      std::stringstream ss(v);
+      std::string name;
+      while (std::getline(ss, name, ',')) {
+        if (std::find(kExperiments.begin(), kExperiments.end(), name) == kExperiments.end()) {
+          std::fprintf(stderr, "urgent-lab: unknown experiment '%s'\n%s", name.c_str(), kUsage);
+          return 2;
+        }
+        only.insert(name);
+      }
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "urgent-lab: bad argument '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  std::string self = argv[0];
+  lab.bin = self.find('/') == std::string::npos ? "." : self.substr(0, self.rfind('/'));
+  for (const char* t : {"urgent-bench", "urgent-bench-go", "urgent-scope"}) {
+    if (access(lab.tool(t).c_str(), X_OK) != 0) {
+      std::fprintf(stderr, "urgent-lab: %s is missing next to urgent-lab (run `make`)\n",
+                   lab.tool(t).c_str());
+      return 2;
+    }
+  }
+  if (lab.out.empty()) {
+    char ts[32];
+    time_t now = time(nullptr);
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", gmtime(&now));
+    lab.out = std::string("results/") + ts;
+  }
+  if (system(("mkdir -p '" + lab.out + "/logs'").c_str()) != 0) {
+    std::fprintf(stderr, "urgent-lab: cannot create %s\n", lab.out.c_str());
+    return 2;
+  }
+  lab.root = geteuid() == 0;
+  if (!lab.root) lab.progress("not root: no eBPF breakdown, no checker");
+  const std::map<std::string, std::function<void(Lab&)>> experiments = {
+      {"floor", floor_experiment},       {"preempt", preempt_experiment},
+      {"probe", probe_experiment},       {"fairness", fairness_experiment},
+      {"overhead", overhead_experiment}, {"handoff", handoff_experiment},
+      {"micro", micro_experiment}};
+  auto t0 = std::chrono::steady_clock::now();
+  std::set<std::string> ran;
+  for (const std::string& name : kExperiments) {
+    if (!only.empty() && only.count(name) == 0) continue;
+    experiments.at(name)(lab);
+    ran.insert(name);
+    lab.row("");
+  }
+  plots(lab, ran);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string results = "{\"machine\":" + machine_json() +
+                        ",\"quick\":" + (lab.quick ? "true" : "false") +
+                        ",\"root\":" + (lab.root ? "true" : "false") + ",\"seconds\":" + num(secs) +
+                        ",\"failures\":" + std::to_string(lab.failures) + ",\"experiments\":{";
+  for (std::size_t i = 0; i < lab.json.size(); i++) results += (i ? "," : "") + lab.json[i];
+  results += "},\"cross_checks\":[";
+  for (std::size_t i = 0; i < lab.crosses.size(); i++)
+    results += (i ? ",\"" : "\"") + json_escape(lab.crosses[i]) + "\"";
+  results += "]}\n";
+  lab.write("results.json", results);
+  if (json) {
+    std::fputs(results.c_str(), stdout);
+  } else {
+    std::printf("urgent-lab: %s, %.0f s, results in %s\n\n", lab.quick ? "quick" : "full suite",
+                secs, lab.out.c_str());
+    for (const std::string& l : lab.table) std::printf("%s\n", l.c_str());
+    std::printf("cross-checks (independent clocks):\n");
+    for (const std::string& c : lab.crosses) std::printf("  %s\n", c.c_str());
+  }
+  return lab.failures == 0 ? 0 : 1;
+}

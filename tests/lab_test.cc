@@ -1,0 +1,92 @@
+// tests/lab_test.cc: urgent-lab's statistics and its parsers of the tools' output.
+#include "lab/lab.h"
+
+#include <gtest/gtest.h>
+
+namespace urgent::lab {
+namespace {
+
+TEST(LabStats, PercentileIsNearestRank) {
+  std::vector<double> v = {5, 1, 4, 2, 3, 10, 9, 8, 7, 6};
+  EXPECT_EQ(*percentile(v, 50), 5);
+  EXPECT_EQ(*percentile(v, 90), 9);
+  EXPECT_EQ(*percentile(v, 99), 10);
+  EXPECT_EQ(*percentile(v, 0), 1);
+  EXPECT_EQ(*percentile(v, 100), 10);
+  EXPECT_FALSE(percentile({}, 50));
+  EXPECT_FALSE(percentile(v, 101));
+  EXPECT_EQ(*median({3, 1, 2}), 2);
+  EXPECT_EQ(*median({4, 1, 2, 3}), 2.5);
+  EXPECT_FALSE(median({}));
+}
+
+TEST(LabStats, JainIndex) {
+  EXPECT_DOUBLE_EQ(*jain_index({0.25, 0.25, 0.25, 0.25}), 1.0);
+  EXPECT_DOUBLE_EQ(*jain_index({1, 0, 0, 0}), 0.25);  // one gets all: 1/n
+  EXPECT_DOUBLE_EQ(*jain_index({1, 1, 0, 0}), 0.5);
+  EXPECT_NEAR(*jain_index({0.3, 0.3, 0.2, 0.2}), 0.9615, 1e-4);
+  EXPECT_FALSE(jain_index({}));
+  EXPECT_FALSE(jain_index({0, 0}));
+}
+
+TEST(LabParse, BenchLines) {
+  EXPECT_EQ(*parse_value("spawn 61.3 ns/goroutine\n", "spawn"), 61.3);
+  EXPECT_EQ(*parse_value("noise\necho 225323.5 req/s\n", "echo"), 225323.5);
+  EXPECT_FALSE(parse_value("spawnx 1 ns\n", "spawn"));
+  EXPECT_FALSE(parse_value("spawn fast ns\n", "spawn"));
+  auto p = parse_probe("probe p50 9053.6 us p99 9083.2 us max 9090.0 us\n");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->p50, 9053.6);
+  EXPECT_EQ(p->max, 9090.0);
+  EXPECT_FALSE(parse_probe("probe p50 us\n"));
+  auto h = parse_handoff("handoff p50 72.9 us max 165.7 us\n");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->first, 72.9);
+  auto f = parse_fairness("fairness shares 0.2490 0.2530 0.2320 0.2660\n");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->size(), 4u);
+  EXPECT_EQ((*f)[3], 0.266);
+  EXPECT_FALSE(parse_fairness("fairness shares 0.2 x\n"));
+}
+
+TEST(LabParse, Reports) {
+  auto p = parse_preemptlat(
+      "preemptlat p50 21.0 us p99 31.2 us max 157.8 us (2004 preemptions, slice 500us)\n"
+      "tgkill->handler p50 20.0 us p99 42.4 us max 856.9 us (2000 samples)\n"
+      "ratio p50 1.047\n");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->p50, 21.0);
+  EXPECT_EQ(p->preemptions, 2004);
+  EXPECT_EQ(p->floor_p50, 20.0);
+  EXPECT_FALSE(parse_preemptlat("preemptlat p50 21.0 us\n"));
+  auto o = parse_overhead(
+      "overhead: 4 goroutines x 50M LCG steps, GOMAXPROCS=2, medians of 5 rounds\n"
+      "  (floor: ...)\n"
+      "  preemption off     412.0 ms           floor    300.0 ms\n"
+      "  slice 10ms         410.0 ms    -0.5%   floor    300.0 ms    +0.0%\n"
+      "  slice 100us        581.3 ms   +41.1%   floor    411.3 ms   +37.1%\n");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->off_ms, 412.0);
+  EXPECT_EQ(o->by_slice.size(), 2u);
+  EXPECT_EQ(o->by_slice.at("100us").first, 581.3);
+  EXPECT_EQ(o->by_slice.at("100us").second, 411.3);
+  EXPECT_FALSE(parse_overhead("nothing\n"));
+}
+
+TEST(LabParse, JsonNumbers) {
+  std::string j = R"({"pid":12,"check":{"preemption":{"decision_to_off":{"n":3,"p50_ns":19200}}},)"
+                  R"("hist":[1,2,{"x":5}],"s":"a \"q\"","t":true,"u":null})";
+  EXPECT_EQ(*json_number(j, "pid"), 12);
+  EXPECT_EQ(*json_number(j, "check.preemption.decision_to_off.p50_ns"), 19200);
+  EXPECT_EQ(*json_number(j, "hist.1"), 2);
+  EXPECT_EQ(*json_number(j, "hist.2.x"), 5);
+  EXPECT_FALSE(json_number(j, "check.preemption"));  // an object, not a number
+  EXPECT_FALSE(json_number(j, "missing"));
+  EXPECT_FALSE(json_number(j, "s"));
+  EXPECT_FALSE(json_number(R"({"a":1)", "a"));  // not JSON
+  EXPECT_FALSE(json_number(R"({"a":1} x)", "a"));
+  EXPECT_EQ(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+}
+
+}  // namespace
+}  // namespace urgent::lab
