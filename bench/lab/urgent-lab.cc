@@ -99,6 +99,11 @@ struct Lab {
   }
 };
 
+// Samples of each probe run (its CDF's denominator too).
+long probe_samples(const Lab& lab) {
+  return lab.quick ? 40 : 400;
+}
+
 std::string num(double v) {
   char b[64];
   std::snprintf(b, sizeof b, "%.6g", v);
@@ -231,7 +236,7 @@ void preempt_experiment(Lab& lab) {
 }
 
 void probe_experiment(Lab& lab) {
-  long n = lab.quick ? 40 : 200;
+  long n = probe_samples(lab);
   lab.row("3. probe: a sleeper's lateness while a goroutine spins with no calls (GOMAXPROCS=1)");
   lab.row("  runtime      slice       p50 us     p99 us     max us");
   std::string json = "\"probe\":{";
@@ -396,7 +401,7 @@ void handoff_experiment(Lab& lab) {
 void micro_experiment(Lab& lab) {
   const std::vector<std::string> workloads = {"spawn", "yield",  "pingpong", "chanbuf",
                                               "mutex", "select", "echo"};
-  int rounds = lab.quick ? 1 : 3;
+  int rounds = lab.quick ? 1 : 5;
   lab.row("7. micro-benchmarks against their Go twins (medians of " + std::to_string(rounds) +
           "; ratio = urgent time / Go time)");
   std::string json = "\"micro\":{", dat = "# workload ratio\n";
@@ -444,10 +449,10 @@ void plots(Lab& lab, const std::set<std::string>& ran) {
     bool first = true;
     for (const std::string& s : kSlices) {
       gp += std::string(first ? "" : ", ") + "'probe-urgent-" + s + ".dat' using 1:($0+1)/" +
-            std::to_string(lab.quick ? 40 : 200) + " with lines title 'urgent " + s + "'";
+            std::to_string(probe_samples(lab)) + " with lines title 'urgent " + s + "'";
       first = false;
     }
-    gp += ", 'probe-go-10ms.dat' using 1:($0+1)/" + std::to_string(lab.quick ? 40 : 200) +
+    gp += ", 'probe-go-10ms.dat' using 1:($0+1)/" + std::to_string(probe_samples(lab)) +
           " with lines dt 2 title 'Go 10ms'\nunset logscale x\n";
   }
   if (ran.count("preempt")) {
@@ -557,10 +562,14 @@ int main(int argc, char** argv) {
     strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", gmtime(&now));
     lab.out = std::string("results/") + ts;
   }
-  if (system(("mkdir -p '" + lab.out + "/logs'").c_str()) != 0) {
+  char* abs = nullptr;
+  if (system(("mkdir -p '" + lab.out + "/logs'").c_str()) != 0 ||
+      (abs = realpath(lab.out.c_str(), nullptr)) == nullptr) {
     std::fprintf(stderr, "urgent-lab: cannot create %s\n", lab.out.c_str());
     return 2;
   }
+  lab.out = abs;  // the plots run in it
+  free(abs);
   lab.root = geteuid() == 0;
   if (!lab.root) lab.progress("not root: no eBPF breakdown, no checker");
   const std::map<std::string, std::function<void(Lab&)>> experiments = {
