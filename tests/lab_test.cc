@@ -86,6 +86,15 @@ TEST(LabParse, JsonNumbers) {
   EXPECT_FALSE(json_number(R"({"a":1)", "a"));  // not JSON
   EXPECT_FALSE(json_number(R"({"a":1} x)", "a"));
   EXPECT_EQ(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+  auto calls = parse_scope_calls(
+      R"({"blocking_syscalls":[{"tid":1,"nr":0,"name":"read","enter_ns":100,"exit_ns":350,)"
+      R"("offcpu_ns":200},{"tid":1,"nr":7,"name":"poll","enter_ns":1,"exit_ns":9,"offcpu_ns":8},)"
+      R"({"tid":2,"nr":0,"name":"read","enter_ns":1000,"exit_ns":1100,"offcpu_ns":0}]})",
+      "read");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].first, 250);
+  EXPECT_EQ(calls[0].second, 200);
+  EXPECT_EQ(calls[1].second, 0);
 }
 
 }  // namespace

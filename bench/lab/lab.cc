@@ -227,6 +227,22 @@ std::optional<double> json_number(const std::string& json, const std::string& pa
   return out;
 }
 
+std::vector<std::pair<double, double>> parse_scope_calls(const std::string& json,
+                                                         const std::string& name) {
+  std::vector<std::pair<double, double>> calls;
+  const std::string key = "\"name\":\"" + name + "\",";
+  for (std::size_t at = json.find(key); at != std::string::npos; at = json.find(key, at + 1)) {
+    unsigned long long enter, exit, off;
+    if (std::sscanf(json.c_str() + at + key.size(),
+                    "\"enter_ns\":%llu,\"exit_ns\":%llu,\"offcpu_ns\":%llu", &enter, &exit,
+                    &off) == 3 &&
+        exit >= enter) {
+      calls.emplace_back(static_cast<double>(exit - enter), static_cast<double>(off));
+    }
+  }
+  return calls;
+}
+
 std::string json_escape(const std::string& s) {
   std::string o;
   for (char c : s) {

@@ -53,6 +53,10 @@ std::optional<std::pair<double, double>> parse_handoff(const std::string& out);
 // number, or the text is not JSON.
 std::optional<double> json_number(const std::string& json, const std::string& path);
 
+// urgent-scope --json's blocking system calls named `name`: (duration, off-CPU) in ns.
+std::vector<std::pair<double, double>> parse_scope_calls(const std::string& json,
+                                                         const std::string& name);
+
 // JSON string escaping.
 std::string json_escape(const std::string& s);
 

@@ -392,6 +392,25 @@ void handoff_experiment(Lab& lab) {
         lab.crosses.push_back("clocks: the trace's GoSysCall -> the kernel's sys_enter, p50 " +
                               fmt("%.2f", *clock / 1e3) + " us");
     }
+    if (lab.root && who == "go") {  // the kernel's side of Go's twin: its blocking reads
+      std::ifstream in(lab.out + "/logs/go-handoff.json");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::vector<double> dur, off;
+      for (auto [d, o] : parse_scope_calls(ss.str(), "read")) {
+        if (o == 0) continue;
+        dur.push_back(d);
+        off.push_back(o);
+      }
+      if (!dur.empty()) {
+        line += "; kernel: " + std::to_string(dur.size()) + " reads left the CPU, p50 " +
+                fmt("%.2f", *median(dur) / 1e6) + " ms, off the CPU p50 " +
+                fmt("%.2f", *median(off) / 1e6) + " ms";
+        json += ",\"kernel\":{\"blocking_reads\":" + std::to_string(dur.size()) +
+                ",\"read_p50_ns\":" + num(*median(dur)) +
+                ",\"offcpu_p50_ns\":" + num(*median(off)) + "}";
+      }
+    }
     json += "}";
     lab.row(line);
   }

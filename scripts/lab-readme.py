@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""scripts/lab-readme.py RESULTS_DIR: puts one `make lab` run into README.md.
+
+Copies RESULTS_DIR's results.json, plots and table to bench/lab/results/ and rewrites the
+part of README.md between <!-- lab:begin --> and <!-- lab:end --> from results.json, so the
+README's numbers are exactly that run's."""
+import json
+import pathlib
+import shutil
+import sys
+
+root = pathlib.Path(__file__).resolve().parent.parent
+src = pathlib.Path(sys.argv[1]) if len(sys.argv) == 2 else None
+if src is None or not (src / "results.json").is_file():
+    sys.exit("usage: scripts/lab-readme.py RESULTS_DIR (a make lab output directory)")
+dst = root / "bench/lab/results"
+dst.mkdir(parents=True, exist_ok=True)
+for f in list(src.glob("*.png")) + [src / "results.json"]:
+    shutil.copy(f, dst / f.name)
+j = json.loads((src / "results.json").read_text())
+ex = j["experiments"]
+slices = ["10ms", "1ms", "100us", "50us"]
+m = j["machine"]
+
+
+def f1(x):
+    return f"{x:,.1f}"
+
+
+def row(label, cells, go=""):
+    return f"| {label} | " + " | ".join(cells) + f" | {go} |"
+
+
+lines = [
+    f"Results of one `make lab` run (the whole suite took {j['seconds']:.0f} s) on this machine: "
+    f"{m['cpus']} CPUs ({m['cpu']}), Linux {m['kernel']}"
+    + (", as root." if j["root"] else ", not root (no kernel view).")
+    + " The JSON is `bench/lab/results/results.json`.",
+    "",
+    "| | 10 ms | 1 ms | 100 µs | 50 µs | Go 1.19 (10 ms) |",
+    "| --- | --- | --- | --- | --- | --- |",
+]
+pre, probe, fair, over = ex.get("preempt", {}), ex.get("probe", {}), ex.get("fairness", {}), ex.get("overhead", {})
+if pre:
+    lines.append(row("preemption latency p50 / p99 (µs)", [f"{f1(pre[s]['p50_us'])} / {f1(pre[s]['p99_us'])}" for s in slices]))
+    if all("kernel" in pre[s] for s in slices):
+        lines.append(row("same, the trace joined with the kernel, p50 (µs)",
+                         [f1(pre[s]["kernel"]["decision_to_off_p50_ns"] / 1e3) for s in slices]))
+        lines.append(row("kernel: generate -> deliver / deliver -> handler / handler -> off, p50 (µs)",
+                         [" / ".join(f1(pre[s]["kernel"][k] / 1e3) for k in
+                                     ["generate_to_deliver_p50_ns", "deliver_to_handler_p50_ns", "handler_to_off_p50_ns"])
+                          for s in slices]))
+if probe:
+    g = probe.get("go-10ms")
+    lines.append(row("probe lateness p50 / p99 (µs)",
+                     [f"{f1(probe['urgent-' + s]['p50_us'])} / {f1(probe['urgent-' + s]['p99_us'])}" for s in slices],
+                     f"{f1(g['p50_us'])} / {f1(g['p99_us'])}" if g else ""))
+if fair:
+    g = fair.get("go-10ms")
+    lines.append(row("fairness: Jain's index", [f"{fair['urgent-' + s]['jain']:.3f}" for s in slices],
+                     f"{g['jain']:.3f}" if g else ""))
+if over:
+    lines.append(row("CPU-bound slowdown (the floor's)",
+                     [f"{over[s]['urgent_pct']:+.1f} % ({over[s]['floor_pct']:+.1f} %)" for s in slices]))
+lines.append("")
+fl = ex.get("floor")
+if fl and fl.get("tgkill_handler_p50_us") is not None:
+    lines.append(f"Floor: tgkill -> handler {f1(fl['tgkill_handler_p50_us'])} µs p50, {f1(fl['tgkill_handler_p99_us'])} µs "
+                 f"p99; a 1 ms timer on a plain thread is late by {f1(fl['timer_lateness_p50_us'])} µs p50.")
+    lines.append("")
+h = ex.get("handoff", {})
+if "urgent" in h and "go" in h:
+    text = (f"Handoff: the next goroutine starts {f1(h['urgent']['p50_us'])} µs p50 after the call in urgent, "
+            f"{f1(h['go']['p50_us'])} µs in Go.")
+    if "checker" in h["urgent"]:
+        c = h["urgent"]["checker"]
+        text += (f" The checker: {c['good']:.0f} good, {c['missed']:.0f} missed, {c['needless']:.0f} needless; delay after "
+                 f"the thread left the CPU {f1(c['delay_p50_ns'] / 1e3)} µs p50, {f1(c['delay_p99_ns'] / 1e3)} µs p99.")
+    if "kernel" in h["go"]:
+        k = h["go"]["kernel"]
+        text += (f" Go's twin, kernel side: {k['blocking_reads']} reads left the CPU, "
+                 f"{k['read_p50_ns'] / 1e6:.2f} ms p50, off the CPU {k['offcpu_p50_ns'] / 1e6:.2f} ms p50.")
+    lines.append(text)
+    lines.append("")
+mi = ex.get("micro", {})
+if mi:
+    lines.append("Micro ratios (urgent time / Go time, medians): " +
+                 ", ".join(f"{w} {v['ratio']:.3f}" for w, v in mi.items()) + ".")
+lines.append("")
+lines.append("Cross-checks printed by the lab: " + "; ".join(j.get("cross_checks", [])) + ".")
+lines.append("")
+for p in ["probe_cdf", "preempt", "overhead", "fairness", "micro"]:
+    if (dst / f"{p}.png").exists():
+        lines.append(f"![{p}](bench/lab/results/{p}.png)")
+
+readme = root / "README.md"
+text = readme.read_text()
+begin, end = "<!-- lab:begin -->", "<!-- lab:end -->"
+if begin not in text or end not in text:
+    sys.exit("README.md has no lab markers")
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+readme.write_text(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
+print(f"README.md updated from {src}")
