@@ -178,7 +178,7 @@ $(TRACE_TOOL): $(patsubst %.cc,$(BUILD)/obj/%.o,$(TRACE_TOOL_SRCS))
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@
 
-$(LAB): $(BUILD)/obj/bench/lab/urgent-lab.o $(LAB_LIB_OBJS)
+$(LAB): $(BUILD)/obj/bench/lab/urgent-lab.o $(LAB_LIB_OBJS) $(BUILD)/obj/runtime/cmd/urgent-trace/reader.o
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@

@@ -41,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "cmd/urgent-trace/reader.h"
 #include "lab.h"
 
 namespace {
@@ -55,8 +56,9 @@ const std::vector<std::string> kExperiments = {"floor",    "preempt", "probe", "
 const std::vector<std::string> kSlices = {"10ms", "1ms", "100us", "50us"};
 
 struct Lab {
-  std::string bin;  // directory of the tools
-  std::string out;  // results directory
+  std::string self;  // this program
+  std::string bin;   // directory of the tools
+  std::string out;   // results directory
   bool quick = false;
   bool root = false;
   std::vector<std::string> table;    // lines for stdout
@@ -144,17 +146,30 @@ void floor_experiment(Lab& lab) {
           &out)) {
     p = parse_preemptlat(out);
   }
-  // A plain thread's timer lateness: 1 ms sleeps (no runtime in this process).
-  std::vector<double> late;
-  for (int i = 0; i < (lab.quick ? 100 : 500); i++) {
-    auto t0 = std::chrono::steady_clock::now();
-    timespec ts{0, 1'000'000};
-    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
-    late.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() -
-        1000);
+  // A plain thread's timer lateness: this program's --timer-lateness mode, observed by
+  // urgent-scope as root, so that the kernel's clock_nanosleep enter->exit checks it.
+  long sleeps = lab.quick ? 100 : 500;
+  std::string timer_cmd = lab.self + " --timer-lateness " + std::to_string(sleeps);
+  std::string report = lab.out + "/logs/timer.json";
+  double l50 = 0, l99 = 0;
+  std::string cmd = lab.root ? lab.tool("urgent-scope") + " --json --min-syscall-us 0 -o " +
+                                   report + " -- " + timer_cmd
+                             : timer_cmd;
+  bool timer = lab.run(cmd, &out) &&
+               std::sscanf(out.c_str(), "timer lateness p50 %lf us p99 %lf us", &l50, &l99) == 2;
+  if (timer && lab.root) {
+    std::ifstream in(report);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<double> kernel;
+    for (auto [d, off] : parse_scope_calls(ss.str(), "clock_nanosleep"))
+      kernel.push_back(d / 1e3 - 1000);
+    if (auto k = median(kernel)) {
+      lab.crosses.push_back("timer lateness p50: the thread's clock " + fmt("%.1f", l50) +
+                            " us, the kernel's clock_nanosleep enter -> exit " + fmt("%.1f", *k) +
+                            " us (" + fmt("%+.1f", *k - l50) + " us)");
+    }
   }
-  double l50 = *percentile(late, 50), l99 = *percentile(late, 99);
   lab.row("1. signal floor (no runtime)");
   if (p) {
     lab.row("  tgkill -> handler        p50 " + fmt("%8.1f", p->floor_p50) + " us   p99 " +
@@ -162,12 +177,16 @@ void floor_experiment(Lab& lab) {
   } else {
     lab.fail("preemptlat's floor");
   }
-  lab.row("  timer lateness (1 ms)    p50 " + fmt("%8.1f", l50) + " us   p99 " + fmt("%8.1f", l99) +
-          " us");
+  if (timer) {
+    lab.row("  timer lateness (1 ms)    p50 " + fmt("%8.1f", l50) + " us   p99 " +
+            fmt("%8.1f", l99) + " us");
+  } else {
+    lab.fail("timer lateness");
+  }
   lab.json.push_back("\"floor\":{\"tgkill_handler_p50_us\":" + (p ? num(p->floor_p50) : "null") +
                      ",\"tgkill_handler_p99_us\":" + (p ? num(p->floor_p99) : "null") +
-                     ",\"timer_lateness_p50_us\":" + num(l50) +
-                     ",\"timer_lateness_p99_us\":" + num(l99) + "}");
+                     ",\"timer_lateness_p50_us\":" + (timer ? num(l50) : "null") +
+                     ",\"timer_lateness_p99_us\":" + (timer ? num(l99) : "null") + "}");
 }
 
 void preempt_experiment(Lab& lab) {
@@ -244,30 +263,59 @@ void probe_experiment(Lab& lab) {
   auto one = [&](const std::string& label, const std::string& slice, const std::string& cmd) {
     lab.progress("probe: " + label + " " + slice);
     std::string samples = lab.out + "/probe-" + label + "-" + slice + ".dat";
+    std::string trace = lab.out + "/logs/probe-" + slice + ".trace";
     std::string out;
-    auto p =
-        lab.run("URGENT_BENCH_SAMPLES=" + samples + " " + cmd + " probe " + std::to_string(n), &out)
-            ? parse_probe(out)
-            : std::nullopt;
-    if (!p) {
+    auto parsed = lab.run("URGENT_BENCH_SAMPLES=" + samples +
+                              (label == "urgent" ? " URGENT_TRACE=" + trace : "") + " " + cmd +
+                              " probe " + std::to_string(n),
+                          &out)
+                      ? parse_probe(out)
+                      : std::nullopt;
+    if (!parsed) {
       lab.fail("probe " + label + " " + slice);
       return;
     }
+    const Probe* p = &*parsed;
     char b[160];
     std::snprintf(b, sizeof b, "  %-12s %-8s %10.1f %10.1f %10.1f", label.c_str(), slice.c_str(),
                   p->p50, p->p99, p->max);
     lab.row(b);
+    std::string check;
+    if (label == "urgent") {
+      // The same lateness from the execution trace (TSC ticks, not the runtime's clock): each
+      // sleep's GoBlock to its goroutine's next GoStart, minus the 1 ms.
+      urgent::tracetool::Trace t;
+      std::string error;
+      if (urgent::tracetool::read_trace(trace, &t, &error)) {
+        std::map<std::uint64_t, std::int64_t> slept;
+        std::vector<double> late;
+        for (const urgent::tracetool::Event& e : t.events) {
+          if (e.type == urgent::tracefmt::Ev::kGoBlock && t.reason(e.args[1]) == "sleep")
+            slept[e.args[0]] = e.ns;
+          if (e.type == urgent::tracefmt::Ev::kGoStart && slept.count(e.args[0])) {
+            late.push_back(static_cast<double>(e.ns - slept[e.args[0]]) / 1e3 - 1000);
+            slept.erase(e.args[0]);
+          }
+        }
+        if (auto m = median(late)) {
+          lab.crosses.push_back("probe lateness p50 at " + slice + ": the runtime's clock " +
+                                fmt("%.1f", p->p50) + " us, the trace's " + fmt("%.1f", *m) +
+                                " us (" + fmt("%+.1f", *m - p->p50) +
+                                " us; the trace counts the warm-up's sleeps too)");
+          check = ",\"trace_p50_us\":" + num(*m);
+        }
+      }
+      std::remove(trace.c_str());
+    }
     json += std::string(first ? "" : ",") + "\"" + label + "-" + slice +
             "\":{\"p50_us\":" + num(p->p50) + ",\"p99_us\":" + num(p->p99) +
-            ",\"max_us\":" + num(p->max) + "}";
+            ",\"max_us\":" + num(p->max) + check + "}";
     first = false;
   };
   for (const std::string& s : kSlices)
     one("urgent", s, "URGENT_TIMESLICE=" + s + " " + lab.tool("urgent-bench"));
   one("go", "10ms", lab.tool("urgent-bench-go"));
   lab.json.push_back(json + "}");
-  lab.crosses.push_back(
-      "probe lateness: measured by the sleeper's own clock only (no kernel cross-check yet)");
 }
 
 void fairness_experiment(Lab& lab) {
@@ -457,6 +505,23 @@ void micro_experiment(Lab& lab) {
   lab.write("micro.dat", dat);
 }
 
+// --timer-lateness N: N sleeps of 1 ms on this plain thread; prints their lateness.
+int timer_lateness(long n) {
+  if (n <= 0) return 2;
+  std::vector<double> late;
+  for (long i = 0; i < n; i++) {
+    auto t0 = std::chrono::steady_clock::now();
+    timespec ts{0, 1'000'000};
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+    late.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() -
+        1000);
+  }
+  std::printf("timer lateness p50 %.1f us p99 %.1f us\n", *percentile(late, 50),
+              *percentile(late, 99));
+  return 0;
+}
+
 // ---- plots ----
 
 void plots(Lab& lab, const std::set<std::string>& ran) {
@@ -534,6 +599,8 @@ std::string machine_json() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--timer-lateness") == 0)
+    return timer_lateness(std::atol(argv[2]));
   Lab lab;
   bool json = false;
   std::set<std::string> only;
@@ -566,8 +633,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::string self = argv[0];
-  lab.bin = self.find('/') == std::string::npos ? "." : self.substr(0, self.rfind('/'));
+  lab.self = argv[0];
+  lab.bin = lab.self.find('/') == std::string::npos ? "." : lab.self.substr(0, lab.self.rfind('/'));
   for (const char* t : {"urgent-bench", "urgent-bench-go", "urgent-scope"}) {
     if (access(lab.tool(t).c_str(), X_OK) != 0) {
       std::fprintf(stderr, "urgent-lab: %s is missing next to urgent-lab (run `make`)\n",
