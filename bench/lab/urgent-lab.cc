@@ -265,17 +265,18 @@ void probe_experiment(Lab& lab) {
     std::string samples = lab.out + "/probe-" + label + "-" + slice + ".dat";
     std::string trace = lab.out + "/logs/probe-" + slice + ".trace";
     std::string out;
-    auto parsed = lab.run("URGENT_BENCH_SAMPLES=" + samples +
-                              (label == "urgent" ? " URGENT_TRACE=" + trace : "") + " " + cmd +
-                              " probe " + std::to_string(n),
-                          &out)
-                      ? parse_probe(out)
-                      : std::nullopt;
-    if (!parsed) {
+    bool ran = lab.run("URGENT_BENCH_SAMPLES=" + samples +
+                           (label == "urgent" ? " URGENT_TRACE=" + trace : "") + " " + cmd +
+                           " probe " + std::to_string(n),
+                       &out);
+    Probe v{};
+    if (auto parsed = ran ? parse_probe(out) : std::nullopt) {
+      v = *parsed;
+    } else {
       lab.fail("probe " + label + " " + slice);
       return;
     }
-    const Probe* p = &*parsed;
+    const Probe* p = &v;
     char b[160];
     std::snprintf(b, sizeof b, "  %-12s %-8s %10.1f %10.1f %10.1f", label.c_str(), slice.c_str(),
                   p->p50, p->p99, p->max);
