@@ -31,6 +31,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_tgid = 0;
 const volatile __u64 min_offcpu_ns = 0;         /* shorter off-CPU intervals: totals only */
 const volatile __u64 min_syscall_ns = 1000000;  /* non-blocking calls shorter: totals only */
+const volatile __u32 watched_signal = OBS_SIGURG; /* the signal followed generate -> deliver */
 
 struct thread_state {
   __u64 off_since;   /* switch-out time while off the CPU, else 0 */
@@ -260,7 +261,7 @@ static __always_inline void emit_signal(__u32 tid, __u32 sender, __u32 result, _
 SEC("raw_tp/signal_generate")
 int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
              int group, int result) {
-  if (sig != OBS_SIGURG || BPF_CORE_READ(task, tgid) != target_tgid) return 0;
+  if (sig != (int)watched_signal || BPF_CORE_READ(task, tgid) != target_tgid) return 0;
   __u64 now = bpf_ktime_get_ns();
   __u32 tid = BPF_CORE_READ(task, pid);
   __u32 sender = (__u32)bpf_get_current_pid_tgid();
@@ -280,7 +281,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 SEC("raw_tp/signal_deliver")
 int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka) {
   __u32 tid;
-  if (sig != OBS_SIGURG || !current_is_target(&tid)) return 0;
+  if (sig != (int)watched_signal || !current_is_target(&tid)) return 0;
   __u64 now = bpf_ktime_get_ns();
   count(OBS_C_SIGURG_DELIVERED);
   struct thread_state *st = thread(tid, false);

@@ -69,6 +69,7 @@ std::unique_ptr<Observer> Observer::start(const ObserverConfig& cfg, std::string
   o->skel_->rodata->target_tgid = static_cast<__u32>(cfg.tgid);
   o->skel_->rodata->min_offcpu_ns = cfg.min_offcpu_ns;
   o->skel_->rodata->min_syscall_ns = cfg.min_syscall_ns;
+  o->skel_->rodata->watched_signal = static_cast<__u32>(cfg.signal);
   o->max_records_ = cfg.max_records;
   if (int err = observe_bpf::load(o->skel_); err != 0) return fail("loading the BPF programs", err);
   if (int err = observe_bpf::attach(o->skel_); err != 0) {

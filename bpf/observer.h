@@ -22,6 +22,7 @@ struct ObserverConfig {
   std::uint64_t min_offcpu_ns = 0;         // shorter off-CPU intervals are only in the totals
   std::uint64_t min_syscall_ns = 1000000;  // non-blocking calls shorter: only in the totals
   std::size_t max_records = 2'000'000;     // of each kind kept in memory; beyond: counted only
+  int signal = OBS_SIGURG;  // the signal followed from generate to deliver (the SIGURG fields)
 };
 
 class Observer {

@@ -14,6 +14,7 @@
 //                        the P-handoff and preemption checker (bpf/checker.h)
 //   --block-threshold-us N   the checker's "blocked" threshold (default 1000)
 //   --min-syscall-us N   also list non-blocking system calls at least this long (default 1000)
+//   --signal N           follow signal N instead of SIGURG (the "SIGURG" fields then mean it)
 //
 // Prints per-thread off-CPU totals (blocked, preempted, yielded) and run-queue latency, the
 // histograms, a table of the system calls that blocked (left the CPU), the SIGURG
@@ -284,6 +285,7 @@ int main(int argc, char** argv) {
   bool json = false;
   pid_t pid = 0;
   std::string trace_path, out_path;
+  int signal_number = OBS_SIGURG;
   int cmd_at = -1;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -302,6 +304,14 @@ int main(int argc, char** argv) {
       if (v == nullptr || !parse_number(v, &p) || p < 1 || p != static_cast<pid_t>(p))
         return usage("-p needs a process id");
       pid = static_cast<pid_t>(p);
+    } else if (a == "--signal") {
+      const char* v = value();
+      double sig;
+      if (v == nullptr || !parse_number(v, &sig) || sig < 1 || sig > 64 ||
+          sig != static_cast<int>(sig)) {
+        return usage("--signal needs a signal number (1..64)");
+      }
+      signal_number = static_cast<int>(sig);
     } else if (a == "--duration" || a == "--block-threshold-us" || a == "--min-syscall-us") {
       const char* v = value();
       double* out = a == "--duration"             ? &duration_s
@@ -382,6 +392,7 @@ int main(int argc, char** argv) {
   ObserverConfig cfg;
   cfg.tgid = pid;
   cfg.min_syscall_ns = static_cast<std::uint64_t>(min_syscall_us * 1000);
+  cfg.signal = signal_number;
   std::unique_ptr<Observer> obs = Observer::start(cfg, &error);
   if (obs == nullptr) {
     std::fprintf(stderr, "urgent-scope: cannot observe pid %d: %s\n", pid, error.c_str());

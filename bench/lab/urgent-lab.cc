@@ -119,8 +119,9 @@ std::string fmt(const char* f, double a) {
 }
 
 // Runs `cmd` under urgent-scope with urgent's trace, and returns the checker's JSON (root).
+// With keep_trace, the trace stays at *keep_trace (the caller removes it).
 bool scoped(Lab& lab, const std::string& env, const std::string& cmd, std::string* output,
-            std::string* scope_json) {
+            std::string* scope_json, std::string* keep_trace = nullptr) {
   std::string trace = lab.out + "/logs/scope-" + std::to_string(lab.log_seq + 1) + ".trace";
   std::string report = trace + ".json";
   bool ok = lab.run(lab.tool("urgent-scope") + " --json -o " + report + " --trace " + trace +
@@ -130,7 +131,11 @@ bool scoped(Lab& lab, const std::string& env, const std::string& cmd, std::strin
   std::stringstream ss;
   ss << in.rdbuf();
   *scope_json = ss.str();
-  std::remove(trace.c_str());
+  if (keep_trace != nullptr) {
+    *keep_trace = trace;
+  } else {
+    std::remove(trace.c_str());
+  }
   return ok;
 }
 
@@ -141,10 +146,28 @@ void floor_experiment(Lab& lab) {
   long n = lab.quick ? 200 : 1000;
   lab.progress("floor: tgkill -> handler (urgent-bench preemptlat's floor), timer lateness");
   std::optional<PreemptLat> p;
-  if (lab.run(
-          "URGENT_TIMESLICE=500us " + lab.tool("urgent-bench") + " preemptlat " + std::to_string(n),
-          &out)) {
+  // As root, the kernel follows the floor's signal (SIGUSR1) from generate to deliver: the
+  // part of tgkill -> handler that is the kernel's.
+  std::string floor_cmd =
+      "URGENT_TIMESLICE=500us " + lab.tool("urgent-bench") + " preemptlat " + std::to_string(n);
+  std::string floor_report = lab.out + "/logs/floor.json";
+  if (lab.run(lab.root ? lab.tool("urgent-scope") + " --json --signal 10 -o " + floor_report +
+                             " -- env " + floor_cmd
+                       : floor_cmd,
+              &out)) {
     p = parse_preemptlat(out);
+  }
+  if (p && lab.root) {
+    std::ifstream in(floor_report);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (auto k = json_number(ss.str(), "sigurg.latency.p50_ns")) {
+      lab.crosses.push_back(
+          "tgkill -> handler p50: the threads' clock " + fmt("%.1f", p->floor_p50) +
+          " us; the kernel's signal_generate -> signal_deliver inside it " + fmt("%.1f", *k / 1e3) +
+          " us (the rest: tgkill's entry and the wake-up IPI "
+          "before generate, the signal frame after deliver)");
+    }
   }
   // A plain thread's timer lateness: this program's --timer-lateness mode, observed by
   // urgent-scope as root, so that the kernel's clock_nanosleep enter->exit checks it.
@@ -403,17 +426,55 @@ void handoff_experiment(Lab& lab) {
       "6. syscall handoff: a goroutine blocks 20 ms in read(2) at GOMAXPROCS=1, another waits for "
       "the P");
   std::string json = "\"handoff\":{";
+  double handoff_trace_p50 = 0;
   for (const std::string& who : {std::string("urgent"), std::string("go")}) {
     lab.progress("handoff: " + who);
     std::string cmd = lab.tool(who == "urgent" ? "urgent-bench" : "urgent-bench-go") + " handoff " +
                       std::to_string(n);
     std::string out, scope;
-    bool ok = lab.root ? (who == "urgent" ? scoped(lab, "", cmd, &out, &scope)
+    std::string trace = lab.out + "/logs/handoff.trace";
+    bool ok = lab.root ? (who == "urgent" ? scoped(lab, "", cmd, &out, &scope, &trace)
                                           : lab.run(lab.tool("urgent-scope") + " --json -o " +
                                                         lab.out + "/logs/go-handoff.json -- " + cmd,
                                                     &out))
-                       : lab.run(cmd, &out);
+                       : lab.run(who == "urgent" ? "URGENT_TRACE=" + trace + " " + cmd : cmd, &out);
+    if (who == "urgent") {
+      // The same delay from the trace: each goroutine's GoSysCall to the next GoStart of
+      // another goroutine on the P it held.
+      urgent::tracetool::Trace t;
+      std::string error;
+      if (ok && urgent::tracetool::read_trace(trace, &t, &error)) {
+        std::map<std::uint64_t, std::uint64_t> on_p;  // goroutine -> the P it last started on
+        std::map<std::uint64_t, std::pair<std::uint64_t, std::int64_t>> waiting;  // P -> (g, call)
+        std::vector<double> delays;
+        for (const urgent::tracetool::Event& e : t.events) {
+          if (e.type == urgent::tracefmt::Ev::kGoSysCall && on_p.count(e.args[0])) {
+            waiting[on_p[e.args[0]]] = {e.args[0], e.ns};
+          } else if (e.type == urgent::tracefmt::Ev::kGoStart) {
+            on_p[e.args[0]] = e.args[1];
+            auto w = waiting.find(e.args[1]);
+            if (w != waiting.end() && w->second.first != e.args[0]) {
+              delays.push_back(static_cast<double>(e.ns - w->second.second) / 1e3);
+              waiting.erase(w);
+            } else if (w != waiting.end()) {
+              waiting.erase(w);  // it came back first: no handoff to time
+            }
+          }
+        }
+        if (auto m = median(delays)) {
+          handoff_trace_p50 = *m;
+        }
+      }
+      std::remove(trace.c_str());
+    }
     auto h = ok ? parse_handoff(out) : std::nullopt;
+    if (h && handoff_trace_p50 > 0) {
+      lab.crosses.push_back("handoff p50: the runtime's clock " + fmt("%.1f", h->first) +
+                            " us, the trace's (GoSysCall -> the next GoStart on that P) " +
+                            fmt("%.1f", handoff_trace_p50) + " us (" +
+                            fmt("%+.1f", handoff_trace_p50 - h->first) + " us)");
+      handoff_trace_p50 = 0;
+    }
     if (!h) {
       lab.fail("handoff " + who);
       continue;
