@@ -87,7 +87,9 @@ if mi:
     lines.append("Micro ratios (urgent time / Go time, medians): " +
                  ", ".join(f"{w} {v['ratio']:.3f}" for w, v in mi.items()) + ".")
 lines.append("")
-lines.append("Cross-checks printed by the lab: " + "; ".join(j.get("cross_checks", [])) + ".")
+lines.append("Cross-checks printed by the lab:")
+lines.append("")
+lines.extend(f"- {c}" for c in j.get("cross_checks", []))
 lines.append("")
 for p in ["probe_cdf", "preempt", "overhead", "fairness", "micro"]:
     if (dst / f"{p}.png").exists():
