@@ -45,6 +45,29 @@ void spin_while_sleeping() {
   wg.wait();
 }
 
+// One round of the seed's handoff scenario, in a goroutine at GOMAXPROCS=1: A blocks 20 ms
+// in read(2) on a pipe (its thread id in *reader_tid) while B waits for the P.
+void handoff_round(pid_t* reader_tid = nullptr) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  WaitGroup wg;
+  wg.add(2);
+  go([&] {
+    char c;
+    blocking([&] {
+      if (reader_tid != nullptr) *reader_tid = gettid();
+      return read(fds[0], &c, 1);
+    });
+    wg.done();
+  });
+  go([&] { wg.done(); });
+  sleep_for(20ms);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  wg.wait();
+  close(fds[0]);
+  close(fds[1]);
+}
+
 #define REQUIRE_ROOT() \
   if (geteuid() != 0) GTEST_SKIP() << "loading BPF programs needs root"
 
@@ -170,23 +193,7 @@ TEST(Checker, HandoffScenario) {
   REQUIRE_ROOT();
   ScopedEnv slice("URGENT_TIMESLICE", "10ms");
   bpf::CheckReport r = observed_and_traced(1, "handoff", [] {
-    for (int round = 0; round < 5; round++) {
-      int fds[2];
-      ASSERT_EQ(::pipe(fds), 0);
-      WaitGroup wg;
-      wg.add(2);
-      go([&] {
-        char c;
-        blocking([&] { return read(fds[0], &c, 1); });
-        wg.done();
-      });
-      go([&] { wg.done(); });
-      sleep_for(20ms);
-      ASSERT_EQ(write(fds[1], "x", 1), 1);
-      wg.wait();
-      close(fds[0]);
-      close(fds[1]);
-    }
+    for (int round = 0; round < 5; round++) handoff_round();
   });
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kGood], 5u) << bpf::check_text(r);
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kNeedless], 0u) << bpf::check_text(r);
@@ -268,26 +275,7 @@ TEST(Bpf, UrgentBpfKeepsTheKernelsRecordsInTheTrace) {
     ScopedEnv bpf("URGENT_BPF", "1");
     ScopedEnv traced("URGENT_TRACE", path.c_str());
     ScopedEnv slice("URGENT_TIMESLICE", "10ms");
-    run_with(1, [&] {
-      int fds[2];
-      ASSERT_EQ(::pipe(fds), 0);
-      WaitGroup wg;
-      wg.add(2);
-      go([&] {
-        char c;
-        blocking([&] {
-          reader = gettid();
-          return read(fds[0], &c, 1);
-        });
-        wg.done();
-      });
-      go([&] { wg.done(); });
-      sleep_for(20ms);
-      ASSERT_EQ(write(fds[1], "x", 1), 1);
-      wg.wait();
-      close(fds[0]);
-      close(fds[1]);
-    });
+    run_with(1, [&] { handoff_round(&reader); });
   }
   tracetool::Trace t;
   std::string error;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "cmd/urgent-trace/reader.h"
+
 namespace urgent::lab {
 
 // Nearest-rank percentile (p in [0, 100]) of unsorted values; nullopt for none.
@@ -57,7 +59,7 @@ std::optional<double> json_number(const std::string& json, const std::string& pa
 std::vector<std::pair<double, double>> parse_scope_calls(const std::string& json,
                                                          const std::string& name);
 
-// JSON string escaping.
-std::string json_escape(const std::string& s);
+// JSON string escaping (the trace tool's).
+using tracetool::json_escape;
 
 }  // namespace urgent::lab

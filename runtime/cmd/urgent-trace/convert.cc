@@ -209,23 +209,6 @@ class Timeline {
   std::map<std::int64_t, std::int64_t> m_p_;                                  // M -> P it holds
 };
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += c;
-    }
-  }
-  return o;
-}
-
 // ---- protobuf wire format ----
 
 void put_varint(std::string* o, std::uint64_t v) {

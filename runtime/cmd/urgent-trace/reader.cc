@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
 #include <utility>
 
 namespace urgent::tracetool {
@@ -205,6 +206,23 @@ std::string describe(const Trace& t, const Event& e, std::int64_t t0) {
     }
   }
   return s;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += c;
+    }
+  }
+  return o;
 }
 
 std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q) {

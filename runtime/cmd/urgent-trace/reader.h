@@ -63,6 +63,9 @@ std::vector<std::string> validate(const Trace& t, std::size_t limit = 20);
 // One line describing e (for `view` and error messages), time relative to t0.
 std::string describe(const Trace& t, const Event& e, std::int64_t t0);
 
+// s as the inside of a JSON string.
+std::string json_escape(const std::string& s);
+
 // Nearest-rank percentile of sorted values (q in [0, 1]); 0 for none.
 std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q);
 
