@@ -25,13 +25,17 @@ struct Observations {
   std::array<std::array<std::uint64_t, OBS_HIST_BUCKETS>, OBS_H_COUNT> hists{};
   std::array<std::uint64_t, OBS_C_COUNT> counters{};
   std::uint64_t over_limit = 0;  // records not kept: ObserverConfig::max_records reached
+  // Runs of the programs the kernel skipped (a program already running on that CPU: its
+  // recursion_misses), summed: events the observers never saw.
+  std::uint64_t prog_misses = 0;
 };
 
 // Record types of the encoding beyond observe.h's.
-inline constexpr std::uint32_t kObsCounters = 100;   // OBS_C_COUNT u64s
-inline constexpr std::uint32_t kObsThread = 101;     // tid (u32), obs_thread
-inline constexpr std::uint32_t kObsHists = 102;      // OBS_H_COUNT * OBS_HIST_BUCKETS u64s
-inline constexpr std::uint32_t kObsOverLimit = 103;  // Observations::over_limit (u64)
+inline constexpr std::uint32_t kObsCounters = 100;    // OBS_C_COUNT u64s
+inline constexpr std::uint32_t kObsThread = 101;      // tid (u32), obs_thread
+inline constexpr std::uint32_t kObsHists = 102;       // OBS_H_COUNT * OBS_HIST_BUCKETS u64s
+inline constexpr std::uint32_t kObsOverLimit = 103;   // Observations::over_limit (u64)
+inline constexpr std::uint32_t kObsProgMisses = 104;  // Observations::prog_misses (u64)
 
 namespace detail {
 template <class T>
@@ -60,6 +64,7 @@ inline std::string encode_observations(const Observations& o) {
   detail::put_record(&out, kObsCounters, o.counters);
   detail::put_record(&out, kObsHists, o.hists);
   detail::put_record(&out, kObsOverLimit, o.over_limit);
+  detail::put_record(&out, kObsProgMisses, o.prog_misses);
   return out;
 }
 
@@ -103,6 +108,9 @@ inline bool decode_observations(const unsigned char* p, const unsigned char* end
         break;
       case kObsOverLimit:
         if (!detail::get(&p, end, &o->over_limit)) return false;
+        break;
+      case kObsProgMisses:
+        if (!detail::get(&p, end, &o->prog_misses)) return false;
         break;
       default: return false;
     }

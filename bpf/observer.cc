@@ -135,6 +135,16 @@ const Observations& Observer::collect() {
     for (__u64 v : percpu) sum += v;
     obs_.counters[c] = sum;
   }
+  obs_.prog_misses = 0;
+  for (bpf_program* prog : {skel_->progs.on_sched_switch, skel_->progs.on_sched_wakeup,
+                            skel_->progs.on_sys_enter, skel_->progs.on_sys_exit,
+                            skel_->progs.on_signal_generate, skel_->progs.on_signal_deliver}) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) {
+      obs_.prog_misses += info.recursion_misses;
+    }
+  }
   int tfd = bpf_map__fd(skel_->maps.totals);
   __u32 key = 0, next;
   bool first = true;

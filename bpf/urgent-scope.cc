@@ -215,9 +215,11 @@ void report_text(pid_t pid, const Observations& o,
                static_cast<unsigned long long>(o.counters[OBS_C_SIGURG_COALESCED]),
                static_cast<unsigned long long>(o.counters[OBS_C_SIGURG_DELIVERED]));
   std::fprintf(out, "  generate -> deliver: %s\n", sig.text().c_str());
-  std::fprintf(out, "\ndrops: ring buffer %llu, threads not followed %llu\n",
+  std::fprintf(out,
+               "\ndrops: ring buffer %llu, threads not followed %llu, program runs skipped %llu\n",
                static_cast<unsigned long long>(o.counters[OBS_C_RINGBUF_DROPS]),
-               static_cast<unsigned long long>(o.counters[OBS_C_THREADS_FULL]));
+               static_cast<unsigned long long>(o.counters[OBS_C_THREADS_FULL]),
+               static_cast<unsigned long long>(o.prog_misses));
 }
 
 std::string report_json(pid_t pid, const Observations& o) {
@@ -274,7 +276,8 @@ std::string report_json(pid_t pid, const Observations& o) {
        ",\"delivered\":" + std::to_string(o.counters[OBS_C_SIGURG_DELIVERED]) +
        ",\"latency\":" + sig.json() +
        "},\"drops\":{\"ringbuf\":" + std::to_string(o.counters[OBS_C_RINGBUF_DROPS]) +
-       ",\"threads_full\":" + std::to_string(o.counters[OBS_C_THREADS_FULL]) + "}";
+       ",\"threads_full\":" + std::to_string(o.counters[OBS_C_THREADS_FULL]) +
+       ",\"prog_misses\":" + std::to_string(o.prog_misses) + "}";
   return j;
 }
 
