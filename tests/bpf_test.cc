@@ -222,6 +222,10 @@ TEST(Checker, ShortSyscallsKeepTheirP) {
   REQUIRE_ROOT();
   ScopedEnv slice("URGENT_TIMESLICE", "10s");
   bpf::CheckReport r = observed_and_traced(2, "short", [] {
+    // Let the M that starting the trace woke (startTheWorld's wakep) stop spinning and idle
+    // its P: while it is between spinning and idle, Go's rule counts no idle P and retakes a
+    // P from any call that lasted one sysmon tick, which a stalled call can.
+    sleep_for(5ms);
     for (int i = 0; i < 1000; i++) blocking([] { return getppid(); });
   });
   EXPECT_EQ(r.counts[bpf::SyscallVerdict::kKept], 1000u) << bpf::check_text(r);
