@@ -11,7 +11,8 @@ namespace urgent::bpf {
 using tracefmt::Ev;
 using tracetool::Event;
 
-const char* const kVerdictKindNames[5] = {"good", "at-entry", "missed", "needless", "kept"};
+const char* const kVerdictKindNames[6] = {"good",     "at-entry", "missed",
+                                          "needless", "kept",     "stalled"};
 
 namespace {
 
@@ -162,6 +163,7 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
       v.exit_ns = e.ns;
       std::int64_t call_first_off = 0;  // the syscall records' own account
       std::uint64_t call_offcpu = 0;
+      std::int64_t call_oncpu = 0;  // time the kernel saw the thread in calls, on the CPU
       for (const obs_syscall* c : calls[v.tid]) {
         auto enter = static_cast<std::int64_t>(c->enter_ns);
         if (enter < v.enter_ns) continue;
@@ -169,6 +171,7 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
         if (v.kernel_enter_ns == 0) v.kernel_enter_ns = enter;
         if (call_first_off == 0) call_first_off = static_cast<std::int64_t>(c->first_off_ns);
         call_offcpu += c->offcpu_ns;
+        call_oncpu += static_cast<std::int64_t>(c->exit_ns - c->enter_ns - c->offcpu_ns);
       }
       // Off the CPU anywhere between entersyscall and exitsyscall: blocked in the kernel,
       // or preempted by it around the call; either way the P had nothing to run on.
@@ -192,7 +195,14 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
       if (v.kind == SyscallVerdict::kAtEntry) {
         // (handed off before the call: nothing to judge)
       } else if (v.handoff_ns != 0) {
-        v.kind = v.first_off_ns == 0 ? SyscallVerdict::kNeedless : SyscallVerdict::kGood;
+        if (v.first_off_ns != 0) {
+          v.kind = SyscallVerdict::kGood;
+        } else {
+          // sysmon retakes a P after a call lasted a tick: if the kernel's calls do not
+          // account for that time, the thread was stalled where the guest cannot see.
+          v.kind = 2 * call_oncpu >= v.handoff_ns - v.enter_ns ? SyscallVerdict::kNeedless
+                                                               : SyscallVerdict::kStalled;
+        }
         if (v.first_off_ns != 0) v.delay_ns = v.handoff_ns - v.first_off_ns;
       } else if (blocked) {
         v.wasted_ns =
@@ -260,10 +270,11 @@ std::string check_text(const CheckReport& r) {
       b, sizeof b,
       "P handoff check (blocked = off the CPU >= %.3f ms inside urgent::blocking)\n"
       "  system calls holding a P: %zu   good %llu   at entry %llu   missed %llu   "
-      "needless %llu   kept %llu\n",
+      "needless %llu   kept %llu   stalled %llu\n",
       r.threshold_ns / 1e6, r.syscalls.size(), static_cast<unsigned long long>(r.counts[0]),
       static_cast<unsigned long long>(r.counts[1]), static_cast<unsigned long long>(r.counts[2]),
-      static_cast<unsigned long long>(r.counts[3]), static_cast<unsigned long long>(r.counts[4]));
+      static_cast<unsigned long long>(r.counts[3]), static_cast<unsigned long long>(r.counts[4]),
+      static_cast<unsigned long long>(r.counts[5]));
   o += b;
   Dist delay, wasted;
   for (const SyscallVerdict& v : r.syscalls) {
@@ -328,7 +339,7 @@ std::string check_text(const CheckReport& r) {
 
 std::string check_json(const CheckReport& r) {
   std::string o = "{\"threshold_ns\":" + std::to_string(r.threshold_ns) + ",\"syscalls\":{";
-  for (int k = 0; k < 5; k++) {
+  for (int k = 0; k < 6; k++) {
     o += std::string(k ? "," : "") + "\"" + kVerdictKindNames[k] +
          "\":" + std::to_string(r.counts[k]);
   }

@@ -11,7 +11,10 @@
 //     missed    it blocked at least the threshold, runnable goroutines waited meanwhile,
 //               and the P was not handed off: the P-time wasted is reported
 //     needless  the P was handed off although the thread never left the CPU between
-//               entersyscall and exitsyscall
+//               entersyscall and exitsyscall, and spent that time in the kernel's call
+//     stalled   handed off while the thread never left the CPU, yet the kernel saw no call
+//               long enough to fill the wait (time the guest kernel cannot see, such as a
+//               vCPU the hypervisor took away; the handoff was not needless)
 //     kept      short or unblocked calls that kept their P, rightly
 //   every preemption signal: decision (sysmon, just before tgkill) -> signal_generate ->
 //     signal_deliver -> the handler's verdict -> the goroutine off its M (async preemption)
@@ -33,7 +36,7 @@ struct CheckerOptions {
 };
 
 struct SyscallVerdict {
-  enum Kind { kGood, kAtEntry, kMissed, kNeedless, kKept };
+  enum Kind { kGood, kAtEntry, kMissed, kNeedless, kKept, kStalled };
   Kind kind = kKept;
   std::int64_t tid = 0;
   std::uint64_t g = 0;
@@ -57,7 +60,7 @@ struct PreemptChain {
 struct CheckReport {
   std::vector<SyscallVerdict> syscalls;
   std::vector<PreemptChain> preemptions;
-  std::uint64_t counts[5] = {};  // by SyscallVerdict::Kind
+  std::uint64_t counts[6] = {};  // by SyscallVerdict::Kind
   std::int64_t threshold_ns = 0;
   std::uint64_t kernel_drops = 0;  // ring-buffer records the kernel side lost
   // Calls whose syscall record says the thread left the CPU while no off-CPU interval
@@ -72,6 +75,6 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
 std::string check_text(const CheckReport& r);
 std::string check_json(const CheckReport& r);
 
-extern const char* const kVerdictKindNames[5];
+extern const char* const kVerdictKindNames[6];
 
 }  // namespace urgent::bpf

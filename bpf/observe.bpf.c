@@ -30,7 +30,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by the loader before load. */
 const volatile __u32 target_tgid = 0;
 const volatile __u64 min_offcpu_ns = 0;         /* shorter off-CPU intervals: totals only */
-const volatile __u64 min_syscall_ns = 1000000;  /* non-blocking calls shorter: totals only */
+const volatile __u64 min_syscall_ns = 20000; /* non-blocking calls shorter: totals only */
 const volatile __u32 watched_signal = OBS_SIGURG; /* the signal followed generate -> deliver */
 
 struct thread_state {

@@ -18,10 +18,12 @@ struct ring_buffer;
 namespace urgent::bpf {
 
 struct ObserverConfig {
-  pid_t tgid = 0;                          // the process to observe (its threads: by tgid)
-  std::uint64_t min_offcpu_ns = 0;         // shorter off-CPU intervals are only in the totals
-  std::uint64_t min_syscall_ns = 1000000;  // non-blocking calls shorter: only in the totals
-  std::size_t max_records = 2'000'000;     // of each kind kept in memory; beyond: counted only
+  pid_t tgid = 0;                   // the process to observe (its threads: by tgid)
+  std::uint64_t min_offcpu_ns = 0;  // shorter off-CPU intervals are only in the totals
+  // Non-blocking calls shorter are only in the totals. 20 µs, sysmon's shortest tick: every
+  // call long enough to lose its P is recorded (the checker needs them).
+  std::uint64_t min_syscall_ns = 20000;
+  std::size_t max_records = 2'000'000;  // of each kind kept in memory; beyond: counted only
   int signal = OBS_SIGURG;  // the signal followed from generate to deliver (the SIGURG fields)
 };
 

@@ -13,7 +13,9 @@
 //   --trace FILE         urgent's execution trace of the same run (URGENT_TRACE=FILE): adds
 //                        the P-handoff and preemption checker (bpf/checker.h)
 //   --block-threshold-us N   the checker's "blocked" threshold (default 1000)
-//   --min-syscall-us N   also list non-blocking system calls at least this long (default 1000)
+//   --min-syscall-us N   also list non-blocking system calls at least this long (default 20: every
+//   call
+//                        long enough for sysmon to retake its P, which the checker needs)
 //   --signal N           follow signal N instead of SIGURG (the "SIGURG" fields then mean it)
 //
 // Prints per-thread off-CPU totals (blocked, preempted, yielded) and run-queue latency, the
@@ -284,7 +286,7 @@ std::string report_json(pid_t pid, const Observations& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  double duration_s = 0, threshold_us = 1000, min_syscall_us = 1000;
+  double duration_s = 0, threshold_us = 1000, min_syscall_us = 20;
   bool json = false;
   pid_t pid = 0;
   std::string trace_path, out_path;

@@ -129,7 +129,11 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt, int* preemp
     // like one call older than 10 ms and loses its P every tick, even with idle Ps around
     // (measured: ~1,500 handoffs in a million getpid calls through blocking()).
     std::uint32_t t = __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED);
-    if (pd.syscalltick != t) {
+    // (syscallwhen 0: the P's first call sysmon sees. A fresh P's syscalltick is 0 like
+    // pd.syscalltick, so Go 1.19 takes that call for one seen a tick ago, with syscallwhen 0
+    // far in the past: it retakes the P at once, even with idle Ps around. The P-handoff
+    // checker found these as needless handoffs.)
+    if (pd.syscalltick != t || pd.syscallwhen == 0) {
       pd.syscalltick = t;
       pd.syscallwhen = now;
       if (!sysretake) continue;

@@ -691,5 +691,18 @@ TEST(Preempt, IdleTimeIsNotTheNextGoroutinesSlice) {
   EXPECT_EQ(requests, 0u);
 }
 
+// A P's first system call is not retaken at once: with an idle P around, Go's rule leaves a
+// call its P for 10 ms. (sysmon's record of the P starts at syscalltick 0, like a fresh P's
+// own, and took that call for one already seen; found by the P-handoff checker.)
+TEST(Preempt, FirstSystemCallOfAPKeepsItsP) {
+  ScopedEnv slice("URGENT_TIMESLICE", "10s");
+  std::uint64_t handoffs = 0;
+  test::run_with(2, [&] {
+    blocking([] { return usleep(3000); });  // many sysmon ticks, well under 10 ms
+    handoffs = sched_stats().handoffs;
+  });
+  EXPECT_EQ(handoffs, 0u);
+}
+
 }  // namespace
 }  // namespace urgent
