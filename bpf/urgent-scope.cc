@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "checker.h"
+#include "cmd/urgent-trace/analysis.h"
 #include "observer.h"
 
 namespace {
@@ -81,15 +82,7 @@ bool parse_number(const char* s, double* out) {
 }
 
 std::string fmt_ns(double ns) {
-  char b[32];
-  if (ns < 10'000) {
-    std::snprintf(b, sizeof b, "%.0f ns", ns);
-  } else if (ns < 10'000'000) {
-    std::snprintf(b, sizeof b, "%.1f µs", ns / 1e3);
-  } else {
-    std::snprintf(b, sizeof b, "%.2f ms", ns / 1e6);
-  }
-  return b;
+  return urgent::tracetool::fmt_ns(static_cast<std::int64_t>(ns));
 }
 
 std::string thread_name(pid_t pid, std::uint32_t tid) {
@@ -111,12 +104,8 @@ std::map<std::uint32_t, std::string> labels_from(const urgent::tracetool::Trace&
 struct Percentiles {
   std::vector<std::int64_t> v;
   std::string text() {
-    if (v.empty()) return "none";
     std::sort(v.begin(), v.end());
-    return "n=" + std::to_string(v.size()) + "  p50 " +
-           fmt_ns(urgent::tracetool::percentile(v, 0.5)) + "  p90 " +
-           fmt_ns(urgent::tracetool::percentile(v, 0.9)) + "  p99 " +
-           fmt_ns(urgent::tracetool::percentile(v, 0.99)) + "  max " + fmt_ns(v.back());
+    return urgent::tracetool::dist_text(v);
   }
   std::string json() {
     std::sort(v.begin(), v.end());

@@ -845,6 +845,17 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
   }
 }
 
+}  // namespace
+
+// Records that gp starts running on pp: GoStart, with the local and global run queues'
+// lengths (the trace's counters).
+inline void traceGoStart(G* gp, P* pp) {
+  URGENT_TRACE_EVENT(kGoStart, gp->goid, pp->id, runqlen(pp),
+                     sched.runqsize.load(std::memory_order_relaxed));
+}
+
+namespace {
+
 // Makes gp the running G of mp (Go's execute, minus the jump). A goroutine running for the
 // first time gets its stack here.
 [[gnu::always_inline]] inline void execute(M* mp, G* gp, bool inheritTime) {
@@ -859,8 +870,7 @@ G* schedule(M* mp, bool* inheritTime, bool onG0) {
   gp->preempt_deferred = false;
   if (!inheritTime) mp->p->schedtick++;
   URGENT_PROBE(go_start, gp->goid, mp->p->id);
-  URGENT_TRACE_EVENT(kGoStart, gp->goid, mp->p->id, runqlen(mp->p),
-                     sched.runqsize.load(std::memory_order_relaxed));
+  traceGoStart(gp, mp->p);
 }
 
 // The scheduler loop on g0. Runs until shutdown, or until a G that locked this thread exits.
@@ -1287,8 +1297,7 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
     unmarkSwitching(gp);
     // It woke itself: traced as readied by itself and started again, on the same P.
     URGENT_TRACE_EVENT(kGoUnblock, gp->goid, gp->goid);
-    URGENT_TRACE_EVENT(kGoStart, gp->goid, mp->p->id, runqlen(mp->p),
-                       sched.runqsize.load(std::memory_order_relaxed));
+    traceGoStart(gp, mp->p);
     return;
   }
   mp->curg = nullptr;
@@ -1454,8 +1463,7 @@ void exitsyscall(int err) {
     acquirep(mp, pp);
     unmarkSwitching(gp);  // never published
     casgstatus(gp, kGrunnable, kGrunning);
-    URGENT_TRACE_EVENT(kGoStart, gp->goid, pp->id, runqlen(pp),
-                       sched.runqsize.load(std::memory_order_relaxed));
+    traceGoStart(gp, pp);
     errno = err;
     return;
   }

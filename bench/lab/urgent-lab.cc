@@ -106,6 +106,21 @@ long probe_samples(const Lab& lab) {
   return lab.quick ? 40 : 400;
 }
 
+// A slice's length in µs (the plots' x axis).
+double slice_us(const std::string& slice) {
+  static const std::map<std::string, double> us = {
+      {"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
+  return us.at(slice);
+}
+
+// A file's contents ("" if it cannot be read: the caller's parse then finds nothing).
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::string num(double v) {
   char b[64];
   std::snprintf(b, sizeof b, "%.6g", v);
@@ -127,10 +142,7 @@ bool scoped(Lab& lab, const std::string& env, const std::string& cmd, std::strin
   bool ok = lab.run(lab.tool("urgent-scope") + " --json -o " + report + " --trace " + trace +
                         " -- env " + env + " URGENT_TRACE=" + trace + " " + cmd,
                     output);
-  std::ifstream in(report);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *scope_json = ss.str();
+  *scope_json = read_file(report);
   if (keep_trace != nullptr) {
     *keep_trace = trace;
   } else {
@@ -158,10 +170,7 @@ void floor_experiment(Lab& lab) {
     p = parse_preemptlat(out);
   }
   if (p && lab.root) {
-    std::ifstream in(floor_report);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (auto k = json_number(ss.str(), "sigurg.latency.p50_ns")) {
+    if (auto k = json_number(read_file(floor_report), "sigurg.latency.p50_ns")) {
       lab.crosses.push_back(
           "tgkill -> handler p50: the threads' clock " + fmt("%.1f", p->floor_p50) +
           " us; the kernel's signal_generate -> signal_deliver inside it " + fmt("%.1f", *k / 1e3) +
@@ -181,11 +190,8 @@ void floor_experiment(Lab& lab) {
   bool timer = lab.run(cmd, &out) &&
                std::sscanf(out.c_str(), "timer lateness p50 %lf us p99 %lf us", &l50, &l99) == 2;
   if (timer && lab.root) {
-    std::ifstream in(report);
-    std::stringstream ss;
-    ss << in.rdbuf();
     std::vector<double> kernel;
-    for (auto [d, off] : parse_scope_calls(ss.str(), "clock_nanosleep"))
+    for (auto [d, off] : parse_scope_calls(read_file(report), "clock_nanosleep"))
       kernel.push_back(d / 1e3 - 1000);
     if (auto k = median(kernel)) {
       lab.crosses.push_back("timer lateness p50: the thread's clock " + fmt("%.1f", l50) +
@@ -269,9 +275,8 @@ void preempt_experiment(Lab& lab) {
             ",\"floor_p50_us\":" + num(p->floor_p50) +
             ",\"preemptions\":" + std::to_string(p->preemptions) + kernel + "}";
     first = false;
-    std::map<std::string, double> us = {
-        {"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
-    dat += num(us[s]) + " " + num(p->p50) + " " + num(p->p99) + " " + num(p->floor_p50) + "\n";
+    dat +=
+        num(slice_us(s)) + " " + num(p->p50) + " " + num(p->p99) + " " + num(p->floor_p50) + "\n";
   }
   lab.json.push_back(json + "}");
   lab.write("preempt.dat", dat);
@@ -375,10 +380,9 @@ void fairness_experiment(Lab& lab) {
     first = false;
     return j;
   };
-  std::map<std::string, double> us = {{"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
   for (const std::string& s : kSlices) {
     if (auto j = one("urgent", s, "URGENT_TIMESLICE=" + s + " " + lab.tool("urgent-bench"))) {
-      dat += num(us[s]) + " " + num(*j) + "\n";
+      dat += num(slice_us(s)) + " " + num(*j) + "\n";
     }
   }
   if (auto j = one("go", "10ms", lab.tool("urgent-bench-go"))) go_jain = *j;
@@ -404,7 +408,6 @@ void overhead_experiment(Lab& lab) {
   std::string json =
       "\"overhead\":{\"off_ms\":" + num(o->off_ms) + ",\"floor_off_ms\":" + num(o->floor_off_ms);
   std::string dat = "# slice_us urgent_pct floor_pct\n";
-  std::map<std::string, double> us = {{"10ms", 10000}, {"1ms", 1000}, {"100us", 100}, {"50us", 50}};
   for (const std::string& s : kSlices) {
     auto it = o->by_slice.find(s);
     if (it == o->by_slice.end()) continue;
@@ -414,7 +417,7 @@ void overhead_experiment(Lab& lab) {
     std::snprintf(b, sizeof b, "  slice %-8s %+7.1f %%    floor %+7.1f %%", s.c_str(), u, f);
     lab.row(b);
     json += ",\"" + s + "\":{\"urgent_pct\":" + num(u) + ",\"floor_pct\":" + num(f) + "}";
-    dat += num(us[s]) + " " + num(u) + " " + num(f) + "\n";
+    dat += num(slice_us(s)) + " " + num(u) + " " + num(f) + "\n";
   }
   lab.json.push_back(json + "}");
   lab.write("overhead.dat", dat);
@@ -503,11 +506,8 @@ void handoff_experiment(Lab& lab) {
                               fmt("%.2f", *clock / 1e3) + " us");
     }
     if (lab.root && who == "go") {  // the kernel's side of Go's twin: its blocking reads
-      std::ifstream in(lab.out + "/logs/go-handoff.json");
-      std::stringstream ss;
-      ss << in.rdbuf();
       std::vector<double> dur, off;
-      for (auto [d, o] : parse_scope_calls(ss.str(), "read")) {
+      for (auto [d, o] : parse_scope_calls(read_file(lab.out + "/logs/go-handoff.json"), "read")) {
         if (o == 0) continue;
         dur.push_back(d);
         off.push_back(o);

@@ -30,25 +30,6 @@ void account(GoroutineTimes* g, const GTrack& tr, std::int64_t d) {
   }
 }
 
-std::string fmt_ns(std::int64_t ns) {
-  char b[32];
-  if (ns < 10'000) {
-    std::snprintf(b, sizeof b, "%lld ns", static_cast<long long>(ns));
-  } else if (ns < 10'000'000) {
-    std::snprintf(b, sizeof b, "%.1f µs", ns / 1e3);
-  } else {
-    std::snprintf(b, sizeof b, "%.2f ms", ns / 1e6);
-  }
-  return b;
-}
-
-std::string dist(const std::vector<std::int64_t>& v) {
-  if (v.empty()) return "none";
-  return "n=" + std::to_string(v.size()) + "  p50 " + fmt_ns(percentile(v, 0.5)) + "  p90 " +
-         fmt_ns(percentile(v, 0.9)) + "  p99 " + fmt_ns(percentile(v, 0.99)) + "  max " +
-         fmt_ns(v.back());
-}
-
 // Power-of-two histogram lines, from 1 µs.
 std::string histogram(const std::vector<std::int64_t>& v) {
   if (v.empty()) return "";
@@ -83,6 +64,25 @@ void json_dist(std::string* o, const char* name, const std::vector<std::int64_t>
 }
 
 }  // namespace
+
+std::string fmt_ns(std::int64_t ns) {
+  char b[32];
+  if (ns < 10'000) {
+    std::snprintf(b, sizeof b, "%lld ns", static_cast<long long>(ns));
+  } else if (ns < 10'000'000) {
+    std::snprintf(b, sizeof b, "%.1f µs", ns / 1e3);
+  } else {
+    std::snprintf(b, sizeof b, "%.2f ms", ns / 1e6);
+  }
+  return b;
+}
+
+std::string dist_text(const std::vector<std::int64_t>& v) {
+  if (v.empty()) return "none";
+  return "n=" + std::to_string(v.size()) + "  p50 " + fmt_ns(percentile(v, 0.5)) + "  p90 " +
+         fmt_ns(percentile(v, 0.9)) + "  p99 " + fmt_ns(percentile(v, 0.99)) + "  max " +
+         fmt_ns(v.back());
+}
 
 Summary summarize(const Trace& t) {
   Summary s;
@@ -188,16 +188,16 @@ std::string summary_text(const Trace& t, const Summary& s, int top) {
     o += std::string(" ") + tracefmt::kEventSpecs[i].name + "=" +
          std::to_string(s.events_by_type[i]);
   }
-  o += "\n\nscheduler latency (runnable -> running): " + dist(s.sched_latency_ns) + "\n";
+  o += "\n\nscheduler latency (runnable -> running): " + dist_text(s.sched_latency_ns) + "\n";
   o += histogram(s.sched_latency_ns);
-  o += "\nsystem calls: " + dist(s.syscall_ns) + "\n";
+  o += "\nsystem calls: " + dist_text(s.syscall_ns) + "\n";
   std::snprintf(b, sizeof b, "  exits: own P %llu, idle P %llu, no P %llu; P handed off: %llu\n",
                 static_cast<unsigned long long>(s.syscall_exits[0]),
                 static_cast<unsigned long long>(s.syscall_exits[1]),
                 static_cast<unsigned long long>(s.syscall_exits[2]),
                 static_cast<unsigned long long>(s.syscalls_handed_off));
   o += b;
-  o += "  calls that lost their P: " + dist(s.handed_off_ns) + "\n";
+  o += "  calls that lost their P: " + dist_text(s.handed_off_ns) + "\n";
   o += histogram(s.syscall_ns);
   std::snprintf(b, sizeof b,
                 "\npreemption: %llu signals; handler: safe %llu, deferred runtime %llu, locks "

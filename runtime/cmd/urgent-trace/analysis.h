@@ -38,6 +38,12 @@ struct Summary {
 
 Summary summarize(const Trace& t);
 
+// A duration for people: `812 ns`, `35.2 µs`, `20.31 ms`.
+std::string fmt_ns(std::int64_t ns);
+
+// `n=… p50 … p90 … p99 … max …` of sorted durations (ns), or `none`.
+std::string dist_text(const std::vector<std::int64_t>& sorted);
+
 // The summary as text (top: how many goroutines to list in the per-goroutine tables).
 std::string summary_text(const Trace& t, const Summary& s, int top);
 
