@@ -20,9 +20,10 @@
 //   compiler barrier into a full one, then waits until each seq is even. After that no
 //   thread touches its buffer until trace_state is kOn again (Dekker's pattern, with the
 //   cost of the fence on the rare side).
-// - The SIGURG handler never writes a buffer (it may have interrupted its own thread in
-//   the middle of an event): it leaves its record in TraceCtx::handler, written by the
-//   thread's next event.
+// - The SIGURG handler records like an event (seq odd, then trace_state) when it
+//   interrupted its thread outside the recorder and the buffer has room; it never takes
+//   tracer.lock. Otherwise (inside an event, or a buffer to refill) it leaves its record in
+//   TraceCtx::handler, written by the thread's next event or by its next handler run.
 // - Lock order: tracer.lock is a leaf (events are recorded under sched.lock); api_lock
 //   (start, stop, snapshot) is taken before anything and never while recording.
 #include "trace.h"
@@ -291,8 +292,10 @@ TraceBuf* get_buf(TraceCtx* ctx, std::uint64_t t) REQUIRES(tracer.lock) {
   ctx->last_ticks = t;
 }
 
-// Writes the SIGURG handler's waiting records into ctx's buffer.
+// Writes the SIGURG handler's waiting records into ctx's buffer; the ones the handler
+// could not even queue become part of the Lost count.
 [[gnu::noinline]] void put_handler_records(TraceCtx* ctx) {
+  ctx->lost += ctx->handler_lost.exchange(0, std::memory_order_relaxed);
   std::uint32_t t = ctx->handler_tail.load(std::memory_order_relaxed);
   std::uint32_t h = ctx->handler_head.load(std::memory_order_acquire);
   for (; t != h; t++) {
@@ -563,6 +566,19 @@ std::string trim_batch(const TraceBuf* b, std::uint64_t cutoff, std::uint64_t* e
 
 }  // namespace
 
+// record() for the SIGURG handler, which interrupted its thread outside the recorder (seq
+// was even, now odd): false, recording nothing, if the buffer lacks room for the waiting
+// handler records, a Lost record and e (making room takes tracer.lock, which the
+// interrupted thread may hold).
+bool record_in_handler(TraceCtx* ctx, const tracefmt::Event& e) {
+  TraceBuf* b = ctx->buf;
+  std::uint32_t waiting = ctx->handler_head.load(std::memory_order_relaxed) -
+                          ctx->handler_tail.load(std::memory_order_relaxed);
+  if (b == nullptr || b->len + (waiting + 2) * tracefmt::kMaxEventBytes > b->cap) return false;
+  record(ctx, e);  // cannot refill: reserve finds room for every record
+  return true;
+}
+
 void trace_bind_thread(TraceCtx* ctx, std::int64_t mid, pid_t tid) {
   if (ctx != nullptr) {
     ctx->mid = mid;
@@ -592,13 +608,34 @@ void traceEventSlow(Ev ev, std::uint64_t a, std::uint64_t b, std::uint64_t c, st
 
 void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
   TraceCtx* ctx = tls_trace;
-  if (ctx == nullptr || trace_state.load(std::memory_order_relaxed) != kOn) return;
+  if (ctx == nullptr) return;
+  std::uint64_t t = ticks();
+  std::uint8_t st;
+  std::uint32_t seq = ctx->seq.load(std::memory_order_relaxed);
+  if ((seq & 1) == 0) {  // outside the recorder: record as an event would (traceEventSlow)
+    ctx->seq.store(seq + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    st = trace_state.load(std::memory_order_relaxed);
+    bool recorded =
+        st == kOn &&
+        record_in_handler(
+            ctx, {Ev::kPreemptHandler, t, {static_cast<std::uint64_t>(goid), verdict, 0, 0}});
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    ctx->seq.store(seq + 2, std::memory_order_release);
+    if (recorded) return;
+  } else {
+    st = trace_state.load(std::memory_order_relaxed);
+  }
+  if (st != kOn) {
+    if (st == kPaused) ctx->handler_lost.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::uint32_t h = ctx->handler_head.load(std::memory_order_relaxed);
   if (h - ctx->handler_tail.load(std::memory_order_acquire) == TraceCtx::kHandlerSlots) {
     ctx->handler_lost.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  ctx->handler[h % TraceCtx::kHandlerSlots] = {ticks(), goid, verdict};
+  ctx->handler[h % TraceCtx::kHandlerSlots] = {t, goid, verdict};
   ctx->handler_head.store(h + 1, std::memory_order_release);
 }
 

@@ -25,11 +25,13 @@ struct TraceCtx {
   std::uint64_t lost_recorded = 0;    // events dropped and since recorded as Lost events
   std::int64_t mid = -1;              // the M's id, -1 for sysmon
   pid_t tid = 0;
-  // The SIGURG handler cannot write into buf (it may have interrupted its own thread in
-  // traceEvent), so it leaves its records in this single-producer single-consumer ring:
-  // the thread's next event writes them first. A handler finding it full counts the
-  // record as lost (handler_lost): a goroutine deferred by kHandlerSlots signals in a row
-  // without an event (a long stay in libc under a tiny time slice).
+  // The SIGURG handler writes into buf itself only when it interrupted its thread outside
+  // the recorder (seq even) and buf has room. Otherwise (inside traceEvent, or a buffer to
+  // refill, which takes a lock) it leaves its record in this single-producer
+  // single-consumer ring: the thread's next event, or the handler's next direct record,
+  // writes the ring first. A handler finding it full counts the record as lost
+  // (handler_lost, folded into the Lost count when the ring is next written): that takes
+  // kHandlerSlots handler runs, each inside an event or facing a full buffer.
   static constexpr std::uint32_t kHandlerSlots = 8;
   struct HandlerRecord {
     std::uint64_t ticks;

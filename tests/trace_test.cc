@@ -308,6 +308,50 @@ TEST(Trace, SeesAsyncPreemption) {
   std::remove(path.c_str());
 }
 
+// A goroutine that may not be preempted gets a signal at every sysmon tick and records no
+// event in between: each handler run is still in the trace (more runs than the handler's
+// queue holds), none is dropped, and every signal sent has its handler run on its thread.
+TEST(Trace, EveryHandlerRunIsRecordedDuringALongDeferral) {
+  ScopedEnv slice("URGENT_TIMESLICE", "50us");
+  std::string path = temp_path("deferral");
+  trace::Stats st;
+  run_with(1, [&] {
+    if (!async_preemption()) GTEST_SKIP() << "async preemption is off here";
+    std::string error;
+    ASSERT_TRUE(trace::start(path, {}, &error)) << error;
+    WaitGroup wg;
+    wg.add(1);
+    go([&] {
+      {
+        NoPreempt scope;
+        auto end = std::chrono::steady_clock::now() + 20ms;
+        while (std::chrono::steady_clock::now() < end) {
+        }
+      }
+      wg.done();
+    });
+    wg.wait();
+    sleep_for(2ms);  // a signal still on its way reaches its handler while tracing
+    st = trace::stop();
+  });
+  if (testing::Test::IsSkipped()) return;
+  EXPECT_EQ(st.dropped, 0u);
+  Trace t = load(path);
+  EXPECT_EQ(problems(t), "");
+  std::map<std::int64_t, int> signals, handlers;  // by thread
+  std::size_t disabled = 0;
+  for (const Event& e : t.events) {
+    if (e.type == Ev::kPreemptSignal) signals[static_cast<std::int64_t>(e.args[0])]++;
+    if (e.type == Ev::kPreemptHandler) {
+      handlers[e.tid]++;
+      disabled += e.args[1] == static_cast<std::uint64_t>(tracefmt::PreemptVerdict::kDisabled);
+    }
+  }
+  EXPECT_GT(disabled, 8u) << "more deferrals in a row than the handler's queue holds";
+  EXPECT_EQ(signals, handlers);
+  std::remove(path.c_str());
+}
+
 // sysmon takes the P from a goroutine blocked in read(2) while another goroutine waits.
 TEST(Trace, SysmonHandoffIsTraced) {
   std::string path = temp_path("handoff");
