@@ -185,6 +185,9 @@ TEST(Order, GoschedFollowsGosRulesAtGomaxprocs1) {
 }
 
 TEST(Steal, IdlePStealsAndBothPsRunSpawnedWork) {
+  // No preemption: a preempted goroutine goes to the global queue, where the idle P would
+  // find work without stealing (the 50 us pass of `make test` did that once).
+  test::ScopedEnv slice("URGENT_TIMESLICE", "10s");
   Mutex mu;  // not std::mutex: a preempted holder would leave other Ms blocked in the kernel
   std::set<int> ps;
   SchedStats stats;

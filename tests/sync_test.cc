@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 #include <vector>
 
 #include "test_util.h"
@@ -218,49 +219,48 @@ TEST(Mutex, TryLock) {
   EXPECT_TRUE(third);
 }
 
-// A goroutine that keeps re-locking a mutex it just released would starve a waiter in
-// normal mode (the woken waiter loses the race to the running holder). After 1 ms of
-// waiting, the waiter switches the mutex to starvation mode and gets it handed over; when
-// the contention stops, the mutex goes back to normal mode.
+// Go's starvation mode, scripted on one P so that it happens every time. The waiter queues
+// behind the hog and waits 2 ms; the hog's unlock wakes it, but in normal mode the running
+// hog takes the mutex again first (barging). The waiter, having waited over 1 ms, switches
+// the mutex to starvation mode and queues at the front; the hog's next unlock hands the
+// mutex straight to it, and as the last waiter it switches back to normal mode.
 TEST(Mutex, StarvationModeEnteredAndLeft) {
+  test::ScopedEnv slice("URGENT_TIMESLICE", "10s");  // goroutines switch only where they block
+  std::vector<std::string> owners;
+  bool starving_while_hog_held = false, starving_at_end = true;
   SchedStats stats;
-  bool starving_at_end = true;
-  int waiter_got = 0;
-  run_with(2, [&] {
+  run_with(1, [&] {
     Mutex mu;
-    std::atomic<bool> stop{false};
-    std::atomic<int> hog_runs{0};
+    std::atomic<bool> waiter_started{false};
     WaitGroup wg;
     wg.add(2);
     urgent::go([&] {  // the hog
-      while (!stop.load()) {
-        mu.lock();
-        busy_for_ns(50'000);
-        hog_runs++;
+      mu.lock();
+      urgent::go([&] {  // the waiter
+        waiter_started = true;
+        mu.lock();  // one P: nothing else runs until it has queued
+        owners.push_back("waiter");
         mu.unlock();
-      }
-      wg.done();
-    });
-    // A new M can take milliseconds to get a CPU from the kernel while this one is busy:
-    // make sure the hog really runs on the other P before the waiter starts competing.
-    while (hog_runs.load() == 0) urgent::gosched();
-    urgent::go([&] {  // the waiter
-      for (int i = 0; i < 20; i++) {
-        mu.lock();
-        waiter_got++;
-        mu.unlock();
-        busy_for_ns(100'000);
-      }
-      stop = true;
+        wg.done();
+      });
+      EXPECT_TRUE(test::yield_until([&] { return waiter_started.load(); }, 1000));
+      busy_for_ns(2'000'000);
+      mu.unlock();  // wakes the waiter, which has not run yet
+      mu.lock();    // barging: the running goroutine wins
+      owners.push_back("hog");
+      starving_while_hog_held = test::yield_until([&] { return mu.starving(); }, 1000);
+      mu.unlock();  // hands off to the waiter
+      owners.push_back("hog unlocked");
       wg.done();
     });
     wg.wait();
     stats = sched_stats();
     starving_at_end = mu.starving();
   });
-  EXPECT_EQ(waiter_got, 20);
-  EXPECT_GT(stats.mutex_starvation, 0u) << "the waiter never needed starvation mode";
-  EXPECT_FALSE(starving_at_end);
+  EXPECT_EQ(owners, (std::vector<std::string>{"hog", "waiter", "hog unlocked"}));
+  EXPECT_TRUE(starving_while_hog_held) << "the starved waiter did not switch modes";
+  EXPECT_EQ(stats.mutex_starvation, 1u);
+  EXPECT_FALSE(starving_at_end) << "the last waiter did not switch back to normal mode";
 }
 
 // Once a writer waits, readers that arrive after it wait too (writer preference).
