@@ -4,12 +4,14 @@
 #include <unistd.h>
 #include <urgent/urgent.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "checker.h"
 #include "observer.h"
@@ -125,17 +127,22 @@ TEST(Bpf, SeesEveryBlockingRead) {
   close(fds[0]);
   close(fds[1]);
   const bpf::Observations& obs = o->collect();
-  int reads = 0;
-  std::uint64_t duration = 0, offcpu = 0;
+  std::vector<double> offcpu_share;  // of each long read's duration
   for (const obs_syscall& c : obs.syscalls) {
     if (c.tid != static_cast<std::uint32_t>(reader_tid.load()) || c.nr != 0 /* read */) continue;
-    if (c.exit_ns - c.enter_ns < 1'500'000) continue;  // usleep(2000) sleeps >= 2 ms
-    reads++;
-    duration += c.exit_ns - c.enter_ns;
-    offcpu += c.offcpu_ns;
+    std::uint64_t duration = c.exit_ns - c.enter_ns;
+    if (duration < 1'500'000) continue;  // usleep(2000) sleeps >= 2 ms
+    EXPECT_GE(c.first_off_ns, c.enter_ns) << "a 1.5 ms read that never left the CPU";
+    offcpu_share.push_back(static_cast<double>(c.offcpu_ns) / static_cast<double>(duration));
   }
-  EXPECT_GE(reads, 45);  // a read may find its byte already there (the writer ran ahead)
-  EXPECT_GT(static_cast<double>(offcpu), 0.95 * static_cast<double>(duration));
+  // A read may find its byte already there (the writer ran ahead).
+  ASSERT_GE(offcpu_share.size(), 45u);
+  // Off the CPU for about the whole call. The median, not the total: the hypervisor can
+  // stall a vCPU while the guest thinks the thread runs, and about 1 blocking call in
+  // 10,000 here has its switch-out seen but no off-CPU time (README, open concerns). The
+  // total once came to 94.8 % in the ASan build.
+  std::sort(offcpu_share.begin(), offcpu_share.end());
+  EXPECT_GT(offcpu_share[offcpu_share.size() / 2], 0.95);
   EXPECT_EQ(obs.counters[OBS_C_RINGBUF_DROPS], 0u);
 }
 
