@@ -121,6 +121,7 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
   CheckReport r;
   r.threshold_ns = options.block_threshold_ns;
   r.kernel_drops = kernel.counters[OBS_C_RINGBUF_DROPS];
+  r.switch_ins_unseen = kernel.counters[OBS_C_SWITCH_IN_UNSEEN];
   r.trace_dropped = std::max(trace.dropped, trace.lost);
   RunnableCount runnable(trace);
   // Kernel records by thread, in time order.
@@ -320,11 +321,12 @@ std::string check_text(const CheckReport& r) {
   o += "  deliver -> handler          : " + s.to_handler.text() + "\n";
   o += "  handler -> G off its M      : " + s.to_off.text() + "\n";
   o += "  decision -> G off its M     : " + s.total.text() + "\n";
-  if (r.kernel_inconsistent != 0) {
+  if (r.kernel_inconsistent != 0 || r.switch_ins_unseen != 0) {
     std::snprintf(b, sizeof b,
                   "  (%llu calls left the CPU by their syscall record without an off-CPU "
-                  "interval: a switch-in the kernel side missed)\n",
-                  static_cast<unsigned long long>(r.kernel_inconsistent));
+                  "interval; the kernel side counted %llu switch-ins it did not see)\n",
+                  static_cast<unsigned long long>(r.kernel_inconsistent),
+                  static_cast<unsigned long long>(r.switch_ins_unseen));
     o += b;
   }
   if (r.kernel_drops != 0 || r.trace_dropped != 0) {
@@ -365,6 +367,7 @@ std::string check_json(const CheckReport& r) {
        ",\"deliver_to_handler\":" + s.to_handler.json() + ",\"handler_to_off\":" + s.to_off.json() +
        ",\"decision_to_off\":" + s.total.json() + "}";
   o += ",\"kernel_inconsistent\":" + std::to_string(r.kernel_inconsistent) +
+       ",\"switch_ins_unseen\":" + std::to_string(r.switch_ins_unseen) +
        ",\"kernel_drops\":" + std::to_string(r.kernel_drops) +
        ",\"trace_dropped\":" + std::to_string(r.trace_dropped) + "}";
   return o;

@@ -66,6 +66,8 @@ struct CheckReport {
   // Calls whose syscall record says the thread left the CPU while no off-CPU interval
   // covers them (the kernel side missed a switch-in; seen about once in 1,000 calls).
   std::uint64_t kernel_inconsistent = 0;
+  // The kernel side's own count of such misses, in any thread (OBS_C_SWITCH_IN_UNSEEN).
+  std::uint64_t switch_ins_unseen = 0;
   std::uint64_t trace_dropped = 0;
 };
 

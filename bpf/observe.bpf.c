@@ -191,12 +191,23 @@ int BPF_PROG(on_sched_wakeup, struct task_struct *p) {
   return 0;
 }
 
+/* The thread runs (it is in sys_enter or sys_exit), so a switch-out still open means its
+ * switch-in was not seen: count it once, and close it. */
+static __always_inline void check_running(struct thread_state *st) {
+  if (st->off_since) {
+    count(OBS_C_SWITCH_IN_UNSEEN);
+    st->off_since = 0;
+    st->woken_at = 0;
+  }
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
   __u32 tid;
   if (!current_is_target(&tid)) return 0;
   struct thread_state *st = thread(tid, true);
   if (!st) return 0;
+  check_running(st);
   st->sys_nr = id;
   st->sys_enter = bpf_ktime_get_ns();
   st->sys_offcpu = 0;
@@ -209,7 +220,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
   __u32 tid;
   if (!current_is_target(&tid)) return 0;
   struct thread_state *st = thread(tid, false);
-  if (!st || st->sys_nr < 0 || st->sys_enter == 0) return 0;
+  if (!st) return 0;
+  check_running(st);
+  if (st->sys_nr < 0 || st->sys_enter == 0) return 0;
   __u64 now = bpf_ktime_get_ns();
   __u64 d = now - st->sys_enter;
   struct obs_thread *t = thread_totals(tid);

@@ -77,7 +77,11 @@ enum obs_counter {
   OBS_C_SIGURG_GENERATED = 2,
   OBS_C_SIGURG_COALESCED = 3, /* generated while one was pending (ALREADY_PENDING) */
   OBS_C_SIGURG_DELIVERED = 4,
-  OBS_C_COUNT = 5,
+  /* a thread entered or left a system call (so it ran) while its last switch-out was still
+   * open: no sched_switch program run saw it switch back in, and that off-CPU interval is
+   * missing from the records and totals */
+  OBS_C_SWITCH_IN_UNSEEN = 5,
+  OBS_C_COUNT = 6,
 };
 
 #endif

@@ -207,10 +207,12 @@ void report_text(pid_t pid, const Observations& o,
                static_cast<unsigned long long>(o.counters[OBS_C_SIGURG_DELIVERED]));
   std::fprintf(out, "  generate -> deliver: %s\n", sig.text().c_str());
   std::fprintf(out,
-               "\ndrops: ring buffer %llu, threads not followed %llu, program runs skipped %llu\n",
+               "\ndrops: ring buffer %llu, threads not followed %llu, program runs skipped %llu, "
+               "switch-ins not seen %llu\n",
                static_cast<unsigned long long>(o.counters[OBS_C_RINGBUF_DROPS]),
                static_cast<unsigned long long>(o.counters[OBS_C_THREADS_FULL]),
-               static_cast<unsigned long long>(o.prog_misses));
+               static_cast<unsigned long long>(o.prog_misses),
+               static_cast<unsigned long long>(o.counters[OBS_C_SWITCH_IN_UNSEEN]));
 }
 
 std::string report_json(pid_t pid, const Observations& o) {
@@ -268,7 +270,8 @@ std::string report_json(pid_t pid, const Observations& o) {
        ",\"latency\":" + sig.json() +
        "},\"drops\":{\"ringbuf\":" + std::to_string(o.counters[OBS_C_RINGBUF_DROPS]) +
        ",\"threads_full\":" + std::to_string(o.counters[OBS_C_THREADS_FULL]) +
-       ",\"prog_misses\":" + std::to_string(o.prog_misses) + "}";
+       ",\"prog_misses\":" + std::to_string(o.prog_misses) +
+       ",\"switch_ins_unseen\":" + std::to_string(o.counters[OBS_C_SWITCH_IN_UNSEEN]) + "}";
   return j;
 }
 

@@ -93,7 +93,8 @@ void observe_run_end(bool traced) {
                  "urgent: URGENT_BPF=1: %zu threads, %.3f ms off the CPU, %llu blocking system "
                  "calls; SIGURG generated %llu, coalesced %llu, delivered %llu (generate -> "
                  "deliver p50 <= %s, p99 <= %s); dropped: %llu in the kernel, %llu over the "
-                 "limit. (Set URGENT_TRACE too to keep every record, or use urgent-scope.)\n",
+                 "limit; switch-ins not seen: %llu. (Set URGENT_TRACE too to keep every record, "
+                 "or use urgent-scope.)\n",
                  o.threads.size(), static_cast<double>(offcpu) / 1e6,
                  static_cast<unsigned long long>(blocking),
                  static_cast<unsigned long long>(o.counters[OBS_C_SIGURG_GENERATED]),
@@ -102,7 +103,8 @@ void observe_run_end(bool traced) {
                  fmt_us(bpf::hist_quantile_ns(sig, 0.5)).c_str(),
                  fmt_us(bpf::hist_quantile_ns(sig, 0.99)).c_str(),
                  static_cast<unsigned long long>(o.counters[OBS_C_RINGBUF_DROPS]),
-                 static_cast<unsigned long long>(o.over_limit));
+                 static_cast<unsigned long long>(o.over_limit),
+                 static_cast<unsigned long long>(o.counters[OBS_C_SWITCH_IN_UNSEEN]));
   }
   observer.reset();
 }

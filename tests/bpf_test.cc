@@ -127,13 +127,15 @@ TEST(Bpf, SeesEveryBlockingRead) {
   close(fds[0]);
   close(fds[1]);
   const bpf::Observations& obs = o->collect();
-  std::vector<double> offcpu_share;  // of each long read's duration
+  std::vector<double> offcpu_share;      // of each long read's duration
+  std::uint64_t switched_in_unseen = 0;  // reads that left the CPU with no off-CPU time
   for (const obs_syscall& c : obs.syscalls) {
     if (c.tid != static_cast<std::uint32_t>(reader_tid.load()) || c.nr != 0 /* read */) continue;
     std::uint64_t duration = c.exit_ns - c.enter_ns;
     if (duration < 1'500'000) continue;  // usleep(2000) sleeps >= 2 ms
     EXPECT_GE(c.first_off_ns, c.enter_ns) << "a 1.5 ms read that never left the CPU";
     offcpu_share.push_back(static_cast<double>(c.offcpu_ns) / static_cast<double>(duration));
+    switched_in_unseen += c.first_off_ns != 0 && c.offcpu_ns == 0;
   }
   // A read may find its byte already there (the writer ran ahead).
   ASSERT_GE(offcpu_share.size(), 45u);
@@ -143,6 +145,9 @@ TEST(Bpf, SeesEveryBlockingRead) {
   // total once came to 94.8 % in the ASan build.
   std::sort(offcpu_share.begin(), offcpu_share.end());
   EXPECT_GT(offcpu_share[offcpu_share.size() / 2], 0.95);
+  // The kernel side counts each switch-in it did not see when the thread next makes or
+  // leaves a call.
+  EXPECT_LE(switched_in_unseen, obs.counters[OBS_C_SWITCH_IN_UNSEEN]);
   EXPECT_EQ(obs.counters[OBS_C_RINGBUF_DROPS], 0u);
 }
 
@@ -215,8 +220,12 @@ TEST(Checker, HandoffScenario) {
     EXPECT_LT(v.handoff_ns, v.exit_ns);
     EXPECT_LT(std::abs(v.delay_ns), 15'000'000);
   }
+  // Every call the two kernel accounts disagree on is one the kernel side knows it missed.
+  EXPECT_EQ(r.kernel_drops, 0u);
+  EXPECT_LE(r.kernel_inconsistent, r.switch_ins_unseen) << bpf::check_text(r);
   std::string json = bpf::check_json(r);
   EXPECT_NE(json.find("\"good\":5"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"switch_ins_unseen\":"), std::string::npos) << json;
 }
 
 // A loop of short system calls keeps its P: no handoff, so none needless. With an idle P,
