@@ -140,9 +140,9 @@ TEST(Bpf, SeesEveryBlockingRead) {
   // A read may find its byte already there (the writer ran ahead).
   ASSERT_GE(offcpu_share.size(), 45u);
   // Off the CPU for about the whole call. The median, not the total: the hypervisor can
-  // stall a vCPU while the guest thinks the thread runs, and about 1 blocking call in
-  // 10,000 here has its switch-out seen but no off-CPU time (README, open concerns). The
-  // total once came to 94.8 % in the ASan build.
+  // stall a vCPU while the guest thinks the thread runs, and about 1 read in 1,250 here
+  // has its switch-out seen but not its switch-in, so no off-CPU time (README, "Switch-ins
+  // the kernel side does not see"). The total once came to 94.8 % in the ASan build.
   std::sort(offcpu_share.begin(), offcpu_share.end());
   EXPECT_GT(offcpu_share[offcpu_share.size() / 2], 0.95);
   // The kernel side counts each switch-in it did not see when the thread next makes or
