@@ -3,10 +3,7 @@
 # is valid JSON with every experiment in it, the plots are PNG files; bad options are errors.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=$(realpath "${BUILD:-build}")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "lab.sh: $*" >&2; exit 1; }
+source tests/script_lib.sh
 
 "$build/bin/urgent-lab" --quick --out "$tmp/r" >"$tmp/table" 2>"$tmp/progress" ||
   fail "urgent-lab --quick failed: $(grep -i fail "$tmp/table" "$tmp/progress" | head -5)"

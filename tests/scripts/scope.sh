@@ -6,12 +6,8 @@
 # P-handoff checker on urgent's handoff benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=$(realpath "${BUILD:-build}")
+source tests/script_lib.sh
 scope=$build/bin/urgent-scope
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "scope.sh: $*" >&2; exit 1; }
-json_get() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 status() { set +e; "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; set -e; }
 
 [[ $(status "$scope") -eq 2 ]] || fail "no arguments: not status 2"

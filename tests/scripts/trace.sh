@@ -5,15 +5,8 @@
 # tool's own reader and protoc --decode_raw), and bad input gets a clear error.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=$(realpath "${BUILD:-build}")
+source tests/script_lib.sh
 tool=$build/bin/urgent-trace
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "trace.sh: $*" >&2; exit 1; }
-
-json_get() {  # json_get FILE EXPR: a Python expression over the parsed JSON `j`
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 # 1. The demo as the seed runs it.
 (cd "$tmp" && "$build/bin/tracedemo" >demo.out) || fail "tracedemo failed"

@@ -1,0 +1,10 @@
+# tests/script_lib.sh: the common start of tests/scripts/*.sh (sourced from the repository root).
+# Sets `build` (BUILD or build/, absolute) and `tmp` (a directory removed on exit), and
+# defines fail MESSAGE (prints it under the script's name, exits 1) and json_get.
+build=$(realpath "${BUILD:-build}")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "${0##*/}: $*" >&2; exit 1; }
+json_get() {  # json_get FILE EXPR: a Python expression over the parsed JSON `j`
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
