@@ -109,6 +109,15 @@ void workload() {
   EXPECT_TRUE(test::yield_until([] { return num_goroutine() == 1; }));
 }
 
+// Traces workload() on 2 Ps into path.
+void record_workload(const std::string& path) {
+  run_with(2, [&] {
+    ASSERT_TRUE(trace::start(path));
+    workload();
+    trace::stop();
+  });
+}
+
 TEST(Trace, RecordsAConsistentTraceOfAWorkload) {
   std::string path = temp_path("workload");
   std::int64_t before = 0, after = 0;
@@ -445,11 +454,7 @@ TEST(FlightRecorder, HoldsOnlyTheWindow) {
 // parse or fail with an error, never crash, and what parses can be checked and converted.
 TEST(TraceReader, SurvivesCorruptInput) {
   std::string path = temp_path("fuzz");
-  run_with(2, [&] {
-    ASSERT_TRUE(trace::start(path));
-    workload();
-    trace::stop();
-  });
+  record_workload(path);
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -493,11 +498,7 @@ TEST(TraceReader, SurvivesCorruptInput) {
 
 TEST(TraceConvert, PerfettoOutputDecodes) {
   std::string path = temp_path("convert");
-  run_with(2, [&] {
-    ASSERT_TRUE(trace::start(path));
-    workload();
-    trace::stop();
-  });
+  record_workload(path);
   Trace t = load(path);
   std::remove(path.c_str());
   std::string pb = tracetool::to_perfetto(t);
