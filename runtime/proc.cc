@@ -437,14 +437,20 @@ void handoffp(P* pp) {
   }
 }
 
+namespace {
+// A goroutine the poller (or sysmon's poll) found ready becomes runnable; no goroutine
+// unblocked it.
+void readyFromList(G* gp) {
+  casgstatus(gp, kGwaiting, kGrunnable);
+  URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
+}
+}  // namespace
+
 void injectglist(GList* list) {
   if (list->empty()) return;
   // Mark them all runnable before any of them is queued.
   std::int32_t n = 0;
-  for (G* gp = list->head; gp != nullptr; gp = gp->schedlink, n++) {
-    casgstatus(gp, kGwaiting, kGrunnable);
-    URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
-  }
+  for (G* gp = list->head; gp != nullptr; gp = gp->schedlink, n++) readyFromList(gp);
   M* mp = getm();
   P* pp = mp != nullptr ? mp->p : nullptr;
   // Without a P (sysmon, an M back from the poller) all of them go to the global queue;
@@ -459,6 +465,15 @@ void injectglist(GList* list) {
 }
 
 namespace {
+// findRunnable's use of a list from the poller: its first goroutine, made runnable, to run
+// now; the rest queued by injectglist. Null if the list is empty.
+G* runFirstInjectRest(GList* list) {
+  G* gp = list->pop();
+  if (gp == nullptr) return nullptr;
+  injectglist(list);
+  readyFromList(gp);
+  return gp;
+}
 
 void resetspinning(M* mp) {
   mp->spinning = false;
@@ -724,10 +739,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
     if (netpollWaiters.load(std::memory_order_relaxed) > 0 &&
         sched.lastpoll.load(std::memory_order_relaxed) != 0) {
       GList list = netpoll(0);
-      if (G* gp = list.pop()) {
-        injectglist(&list);
-        casgstatus(gp, kGwaiting, kGrunnable);
-        URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
+      if (G* gp = runFirstInjectRest(&list)) {
         *inheritTime = false;
         return gp;
       }
@@ -800,10 +812,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
         injectglist(&list);
       } else {
         acquirep(mp, idle);
-        if (G* gp = list.pop()) {
-          injectglist(&list);
-          casgstatus(gp, kGwaiting, kGrunnable);
-          URGENT_TRACE_EVENT(kGoUnblock, gp->goid, 0);
+        if (G* gp = runFirstInjectRest(&list)) {
           *inheritTime = false;
           return gp;
         }
