@@ -24,6 +24,26 @@ void warn(const char* var, const char* value, const std::string& why, const std:
                used.c_str());
 }
 
+// Sets *out from the environment variable `var` when it parses and lies within [lo, hi];
+// otherwise warns, naming the range (`between`) and what is used instead (`used`).
+template <class T>
+void read_bounded(const char* var, std::optional<T> (*parse)(const char*, std::string*), T lo, T hi,
+                  const char* between, T* out, const std::string& used) {
+  const char* s = std::getenv(var);
+  if (s == nullptr || *s == '\0') return;
+  std::string why;
+  std::optional<T> v = parse(s, &why);
+  if (v && (*v < lo || *v > hi)) {
+    why = std::string("must be between ") + between;
+    v.reset();
+  }
+  if (v) {
+    *out = *v;
+  } else {
+    warn(var, s, why, used);
+  }
+}
+
 }  // namespace
 
 std::size_t default_stack_size() {
@@ -207,19 +227,8 @@ Config read_config() {
     }
   }
   cfg.stack_size = default_stack_size();
-  if (const char* s = std::getenv("URGENT_STACK"); s != nullptr && *s != '\0') {
-    std::string why;
-    auto n = parse_size(s, &why);
-    if (n && (*n < kMinStack || *n > kMaxStack)) {
-      why = "must be between 16KiB and 1GiB";
-      n.reset();
-    }
-    if (n) {
-      cfg.stack_size = *n;
-    } else {
-      warn("URGENT_STACK", s, why, std::to_string(cfg.stack_size) + " bytes");
-    }
-  }
+  read_bounded("URGENT_STACK", parse_size, kMinStack, kMaxStack, "16KiB and 1GiB", &cfg.stack_size,
+               std::to_string(cfg.stack_size) + " bytes");
   if (const char* s = std::getenv("URGENT_LOG"); s != nullptr && *s != '\0') {
     if (log::valid_level(s)) {
       cfg.log_level = s;
@@ -227,19 +236,8 @@ Config read_config() {
       warn("URGENT_LOG", s, "not a level (trace, debug, info, warn, error, critical, off)", "off");
     }
   }
-  if (const char* s = std::getenv("URGENT_TIMESLICE"); s != nullptr && *s != '\0') {
-    std::string why;
-    auto ns = parse_duration(s, &why);
-    if (ns && (*ns < kMinTimesliceNs || *ns > kMaxTimesliceNs)) {
-      why = "must be between 10us and 10s";
-      ns.reset();
-    }
-    if (ns) {
-      cfg.timeslice_ns = *ns;
-    } else {
-      warn("URGENT_TIMESLICE", s, why, "10ms");
-    }
-  }
+  read_bounded("URGENT_TIMESLICE", parse_duration, kMinTimesliceNs, kMaxTimesliceNs, "10us and 10s",
+               &cfg.timeslice_ns, "10ms");
   if (const char* s = std::getenv("URGENT_TRACE"); s != nullptr) cfg.trace_path = s;
   if (const char* s = std::getenv("URGENT_BPF"); s != nullptr && *s != '\0') {
     if (std::strcmp(s, "1") == 0 || std::strcmp(s, "0") == 0) {
@@ -248,19 +246,8 @@ Config read_config() {
       warn("URGENT_BPF", s, "not 0 or 1", "0");
     }
   }
-  if (const char* s = std::getenv("URGENT_TRACE_MEM"); s != nullptr && *s != '\0') {
-    std::string why;
-    auto n = parse_size(s, &why);
-    if (n && (*n < kMinTraceMem || *n > kMaxTraceMem)) {
-      why = "must be between 64KiB and 64GiB";
-      n.reset();
-    }
-    if (n) {
-      cfg.trace_mem = *n;
-    } else {
-      warn("URGENT_TRACE_MEM", s, why, "64MiB");
-    }
-  }
+  read_bounded("URGENT_TRACE_MEM", parse_size, kMinTraceMem, kMaxTraceMem, "64KiB and 64GiB",
+               &cfg.trace_mem, "64MiB");
   if (const char* s = std::getenv("GODEBUG"); s != nullptr && *s != '\0') {
     std::string why, bad;
     Godebug debug;

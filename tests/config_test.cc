@@ -1,4 +1,5 @@
-// tests/config_test.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE and GODEBUG
+// tests/config_test.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE,
+// URGENT_TRACE_MEM, URGENT_BPF and GODEBUG
 // parsing.
 #include <gtest/gtest.h>
 #include <urgent/urgent.h>
@@ -126,6 +127,29 @@ TEST(ReadConfig, GoodValuesAreUsedSilently) {
   EXPECT_EQ(cfg.gomaxprocs, 3);
   EXPECT_EQ(cfg.stack_size, 128u * 1024);
   EXPECT_EQ(cfg.log_level, "warn");
+}
+
+TEST(ReadConfig, TraceSettings) {
+  {
+    ScopedEnv path("URGENT_TRACE", "t.out");
+    ScopedEnv mem("URGENT_TRACE_MEM", "1MiB");
+    ScopedEnv bpf("URGENT_BPF", "1");
+    Config cfg = read_config();
+    EXPECT_EQ(cfg.trace_path, "t.out");
+    EXPECT_EQ(cfg.trace_mem, std::size_t{1} << 20);
+    EXPECT_TRUE(cfg.observe);
+  }
+  ScopedEnv mem("URGENT_TRACE_MEM", "4KiB");  // below the minimum
+  ScopedEnv bpf("URGENT_BPF", "yes");
+  testing::internal::CaptureStderr();
+  Config cfg = read_config();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cfg.trace_mem, kDefaultTraceMem);
+  EXPECT_FALSE(cfg.observe);
+  EXPECT_NE(err.find("URGENT_TRACE_MEM=\"4KiB\": must be between 64KiB and 64GiB; using 64MiB"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("URGENT_BPF=\"yes\": not 0 or 1"), std::string::npos) << err;
 }
 
 TEST(ReadConfig, BadStackAndLogWarn) {
