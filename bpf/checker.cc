@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include "cmd/urgent-trace/analysis.h"
+
 namespace urgent::bpf {
 
 using tracefmt::Ev;
@@ -70,14 +72,7 @@ struct Dist {
   }
   std::string json() {
     std::sort(v.begin(), v.end());
-    char b[200];
-    std::snprintf(b, sizeof b,
-                  "{\"n\":%zu,\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"max_ns\":%lld}",
-                  v.size(), static_cast<long long>(tracetool::percentile(v, 0.5)),
-                  static_cast<long long>(tracetool::percentile(v, 0.9)),
-                  static_cast<long long>(tracetool::percentile(v, 0.99)),
-                  static_cast<long long>(v.empty() ? 0 : v.back()));
-    return b;
+    return tracetool::dist_json(v);
   }
 };
 

@@ -109,12 +109,7 @@ struct Percentiles {
   }
   std::string json() {
     std::sort(v.begin(), v.end());
-    char b[200];
-    std::snprintf(b, sizeof b, "{\"n\":%zu,\"p50_ns\":%lld,\"p99_ns\":%lld,\"max_ns\":%lld}",
-                  v.size(), static_cast<long long>(urgent::tracetool::percentile(v, 0.5)),
-                  static_cast<long long>(urgent::tracetool::percentile(v, 0.99)),
-                  static_cast<long long>(v.empty() ? 0 : v.back()));
-    return b;
+    return urgent::tracetool::dist_json(v);
   }
 };
 

@@ -53,14 +53,7 @@ std::string histogram(const std::vector<std::int64_t>& v) {
 }
 
 void json_dist(std::string* o, const char* name, const std::vector<std::int64_t>& v) {
-  char b[256];
-  std::snprintf(
-      b, sizeof b,
-      "\"%s\":{\"n\":%zu,\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"max_ns\":%lld}", name,
-      v.size(), static_cast<long long>(percentile(v, 0.5)),
-      static_cast<long long>(percentile(v, 0.9)), static_cast<long long>(percentile(v, 0.99)),
-      static_cast<long long>(v.empty() ? 0 : v.back()));
-  *o += b;
+  *o += std::string("\"") + name + "\":" + dist_json(v);
 }
 
 }  // namespace
@@ -82,6 +75,16 @@ std::string dist_text(const std::vector<std::int64_t>& v) {
   return "n=" + std::to_string(v.size()) + "  p50 " + fmt_ns(percentile(v, 0.5)) + "  p90 " +
          fmt_ns(percentile(v, 0.9)) + "  p99 " + fmt_ns(percentile(v, 0.99)) + "  max " +
          fmt_ns(v.back());
+}
+
+std::string dist_json(const std::vector<std::int64_t>& v) {
+  char b[200];
+  std::snprintf(
+      b, sizeof b, "{\"n\":%zu,\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"max_ns\":%lld}",
+      v.size(), static_cast<long long>(percentile(v, 0.5)),
+      static_cast<long long>(percentile(v, 0.9)), static_cast<long long>(percentile(v, 0.99)),
+      static_cast<long long>(v.empty() ? 0 : v.back()));
+  return b;
 }
 
 Summary summarize(const Trace& t) {

@@ -44,6 +44,9 @@ std::string fmt_ns(std::int64_t ns);
 // `n=… p50 … p90 … p99 … max …` of sorted durations (ns), or `none`.
 std::string dist_text(const std::vector<std::int64_t>& sorted);
 
+// The same as a JSON object: {"n":…,"p50_ns":…,"p90_ns":…,"p99_ns":…,"max_ns":…}.
+std::string dist_json(const std::vector<std::int64_t>& sorted);
+
 // The summary as text (top: how many goroutines to list in the per-goroutine tables).
 std::string summary_text(const Trace& t, const Summary& s, int top);
 
