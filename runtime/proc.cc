@@ -14,8 +14,9 @@
 //   makes it safe to publish before switching. Such waits happen only on g0 or in a
 //   goroutine that has not published itself (switchTo detours through g0 otherwise), so
 //   two Ms can never wait for each other's goroutine.
-// - errno belongs to the goroutine: saved into g->saved_errno on every switch out, restored
-//   on every switch in, by the thread doing the switch.
+// - errno and the C++ exception state (caught exceptions, the uncaught count) belong to the
+//   goroutine: switchTo saves them on the stack of the context it leaves and puts them back
+//   on whichever thread that context resumes; a new goroutine starts with none.
 // - Spinning Ms (looking for work with a P) are counted in sched.nmspinning; an M may start
 //   spinning only while 2*nmspinning < busy Ps. New work calls wakep(), which starts a
 //   spinning M only if there is an idle P and nobody spins; a spinner that finds work calls
@@ -30,6 +31,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cxxabi.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -121,6 +124,16 @@ void unmarkSwitching(G* gp) {
 
 // ---- the context switch ----
 
+// The running context's errno and exception state (runtime2.h, ThreadState), and putting
+// them back on the thread it resumed on.
+[[gnu::always_inline]] inline ThreadState saveThreadState(M* mp) {
+  return ThreadState{*mp->errno_ptr, *mp->eh_globals};
+}
+[[gnu::always_inline]] inline void restoreThreadState(M* mp, const ThreadState& ts) {
+  *mp->errno_ptr = ts.err;
+  *mp->eh_globals = ts.eh;
+}
+
 // The goroutine that ran before us on this M exited; now that nothing runs on its stack,
 // put the stack in the P's cache.
 void cacheDeadStack(M* mp) {
@@ -142,13 +155,14 @@ void cacheDeadStack(M* mp) {
     mp->nextg = to;
     to = &mp->g0;
   }
-  from->saved_errno = *mp->errno_ptr;
+  ThreadState mine = saveThreadState(mp);  // kept on from's stack while it is switched out
   fiber_start(from, to, exiting);
-  *mp->errno_ptr = to->saved_errno;
   urgent_ctx_switch(&from->ctx, &to->ctx);
   // Resumed. Nothing here may use a value computed from getm() before the switch.
   fiber_finish(from);
-  cacheDeadStack(from->m);  // from->m: the M we resumed on (set by execute; g0's is fixed)
+  M* now = from->m;  // the M we resumed on (set by execute; g0's is fixed)
+  restoreThreadState(now, mine);
+  cacheDeadStack(now);
 }
 
 // ---- Ps ----
@@ -222,6 +236,7 @@ void minit(M* mp) {
   tls_m = mp;
   mp->g0.m = mp;
   mp->errno_ptr = &errno;  // this thread's errno; the M never changes threads
+  mp->eh_globals = reinterpret_cast<CxaEhGlobals*>(abi::__cxa_get_globals());
   mp->tid = static_cast<pid_t>(syscall(SYS_gettid));
   mp->thread = pthread_self();
   pthread_attr_t attr;
@@ -989,7 +1004,6 @@ void gswitch(M* mp, G* gp, bool exiting) {
     __atomic_store_n(&gp->ctx.sp, &gp->ctx, __ATOMIC_RELEASE);  // nothing of gp is in use now
     fiber_reset_stack(dying);                                   // the dead frames' redzones (ASan)
     fiber_start(gp, next, true);
-    *mp->errno_ptr = 0;
     urgent_ctx_restart(reinterpret_cast<void*>(dying.hi), &goentry, next);
   }
   mp->deadstack = dying;  // cached by whoever runs next on this M
@@ -1004,7 +1018,9 @@ void gswitch(M* mp, G* gp, bool exiting) {
 
 void goentry(void* arg) {
   fiber_finish_first();
-  cacheDeadStack(getm());
+  M* mp = getm();
+  restoreThreadState(mp, ThreadState{0, {nullptr, 0}});  // a new goroutine's own
+  cacheDeadStack(mp);
   G* gp = static_cast<G*>(arg);
   gp->entry(gp->entry_arg != nullptr ? gp->entry_arg : gp->inline_callable);
   goexit1();
@@ -1476,7 +1492,7 @@ void exitsyscall(int err) {
     errno = err;
     return;
   }
-  *mp->errno_ptr = err;  // switchTo saves it in gp; the switch that resumes gp restores it
+  *mp->errno_ptr = err;  // switchTo saves it for gp; the switch that resumes gp restores it
   mp->curg = nullptr;
   // g0 parks this M (mloop: no P), or waits for a P with our G if it is locked to us.
   switchTo(mp, gp, &mp->g0, false);
@@ -1656,7 +1672,6 @@ void newproc_end(NewG* g, void (*invoke)(void*)) {
   if (gp->entry_arg != nullptr) gp->ctx = arch::make_context(gp->entry_arg, &goentry, gp);
   gp->goid = newgoid(pp);
   gp->parent_goid = mp->curg ? mp->curg->goid : 0;
-  gp->saved_errno = 0;
   casgstatus(gp, kGdead, kGrunnable);
   URGENT_PROBE(go_create, gp->goid, gp->parent_goid);
   URGENT_TRACE_EVENT(kGoCreate, gp->goid, gp->parent_goid);

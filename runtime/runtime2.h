@@ -111,7 +111,6 @@ struct alignas(64) G {
   // last act on this stack. Whoever resumes or reuses the G waits for a non-null sp.
   arch::Context ctx;
   std::atomic<std::uint32_t> atomicstatus{kGidle};  // [atomic] GStatus, via casgstatus
-  int saved_errno = 0;             // [own] errno of the goroutine while switched out
   void (*entry)(void*) = nullptr;  // [own] the goroutine's function (type-erased)
   std::int64_t goid = 0;           // [own] set at creation
   std::int64_t parent_goid = 0;    // [own] who created it (for dumps)
@@ -234,6 +233,25 @@ struct Sudog {
 // One-word check used by the asm and the ready/reuse protocol (see G::ctx).
 static_assert(offsetof(G, ctx) == 0, "G::ctx is the first field");
 
+// The C++ runtime's per-thread exception state, the Itanium C++ ABI's __cxa_eh_globals
+// (section 2.2.2, which fixes this layout for libstdc++ and libc++abi alike): the stack of
+// caught exceptions (what a catch block, std::current_exception and `throw;` use) and the
+// number of exceptions thrown but not yet caught (std::uncaught_exceptions).
+struct CxaEhGlobals {
+  void* caughtExceptions;
+  unsigned int uncaughtExceptions;
+};
+
+// What a context (a G or g0) owns of the thread it runs on, although libc and libstdc++
+// keep it per thread: errno and the exception state. switchTo saves it on the context's own
+// stack before the switch and puts it back on whichever thread the context resumes, so each
+// goroutine sees its own (a goroutine that switches inside a catch block keeps its
+// exception); a new goroutine starts with errno 0 and no exception.
+struct ThreadState {
+  int err;
+  CxaEhGlobals eh;
+};
+
 // An OS thread.
 struct M {
   std::int64_t id = 0;            // [const]
@@ -256,6 +274,7 @@ struct M {
   M* alllink = nullptr;           // [const] link in sched.allm
   Note park;                      // sleeps here when idle (stopm)
   int* errno_ptr = nullptr;       // [const] the thread's errno, saved/restored per G
+  CxaEhGlobals* eh_globals = nullptr;  // [const] the thread's exception state, likewise
   long saved_timerslack = 0;      // [const] the thread's timer slack before minit
   pid_t tid = 0;                  // [const] kernel thread id
   pthread_t thread{};             // [const]
