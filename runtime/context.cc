@@ -7,8 +7,8 @@
 // - A deadline is a runtime timer whose argument is a heap-held shared_ptr to the node: an
 //   armed deadline keeps its node alive (as Go's timer does). Exactly one of two paths
 //   frees that holder: cancel() when deltimer finds the timer still pending, or the timer's
-//   callback once it fires. The callback clears the timer's running flag itself, while it
-//   still holds the node, before it may drop the last reference.
+//   callback once it fires. The callback ends its run itself (timer_done), while it still
+//   holds the node, before it may drop the last reference.
 #include "urgent/context.h"
 
 #include <utility>
@@ -79,7 +79,7 @@ bool onDeadline(void* arg, std::int64_t) {
   std::shared_ptr<CtxNode> n = std::move(*holder);
   delete holder;
   cancel(n, ContextError::kDeadlineExceeded, true);
-  n->timer.running.store(false, std::memory_order_release);
+  rt::timer_done(&n->timer);
   return true;  // n may be freed when we return: the runtime must not touch the timer
 }
 

@@ -2,13 +2,20 @@
 // removed from its heap eagerly, under the heap's lock, instead of being marked deleted).
 //
 // Invariants:
-// - A pending timer is in exactly one P's heap (t->pp, t->index), guarded by that P's
+// - A kTimerWaiting timer is in exactly one P's heap (t->pp, t->index), guarded by that P's
 //   timerslock; timer0when is the heap's earliest `when`, or 0 when empty.
-// - f runs with no lock held; t->running is true meanwhile, and deltimer waits for it, so a
-//   timer's owner may free it as soon as deltimer returns.
+// - f runs with no lock held, only by the runner that took the timer off its heap (status
+//   kTimerRunning), periodic timers included: a ticker is back on its heap only after f
+//   returned, so two Ms never run the same f at once (the owner's checkTimers and a thief's
+//   steal pass both look at a heap). deltimer waits for the run in progress (kTimerStopping
+//   tells the runner not to re-arm), so a timer's owner may free it when deltimer returns.
+// - `when` saturates at INT64_MAX ("never", as Go's maxWhen): a huge duration or period
+//   never wraps into the past.
 // - A new timer that fires before the idle M sleeping on timers would wake up wakes it
 //   (or, with no such sleeper, starts one): timers never wait for unrelated activity.
 #include "timer.h"
+
+#include <algorithm>
 
 #include "cpu.h"
 #include "panic.h"
@@ -87,33 +94,72 @@ void addtimer(Timer* t) {
   P* pp = mp->p;
   {
     SpinGuard lock(pp->timers.timerslock);
+    std::uint32_t idle = kTimerIdle;
+    if (!t->status.compare_exchange_strong(idle, kTimerWaiting, std::memory_order_relaxed)) {
+      fatal("addtimer: timer is not idle (status %u)", idle);
+    }
     push(pp, t);
   }
   wakeNetPoller(t->when);
 }
 
 bool deltimer(Timer* t) {
-  bool pending = false;
   for (;;) {
-    P* pp = __atomic_load_n(&t->pp, __ATOMIC_ACQUIRE);
-    if (pp == nullptr) break;
-    SpinGuard lock(pp->timers.timerslock);
-    if (t->pp != pp) continue;  // moved meanwhile (procresize); look again
-    removeAt(pp->timers, static_cast<std::size_t>(t->index));
-    pending = true;
-    break;
-  }
-  // f may be running (a one-shot timer that fired, or a ticker's current tick): wait for it
-  // so that the caller may free the timer.
-  while (t->running.load(std::memory_order_acquire)) {
-    if (getg() != nullptr) {
-      urgent::gosched();
-    } else {
-      arch::cpu_relax();
+    std::uint32_t s = t->status.load(std::memory_order_acquire);
+    switch (s) {
+      case kTimerIdle: return false;
+      case kTimerWaiting: {
+        P* pp = __atomic_load_n(&t->pp, __ATOMIC_ACQUIRE);
+        if (pp == nullptr) continue;  // a runner is taking it off its heap right now
+        SpinGuard lock(pp->timers.timerslock);
+        // Still there? (A runner may have taken it meanwhile, procresize moved it.)
+        if (t->pp != pp || t->status.load(std::memory_order_relaxed) != kTimerWaiting) continue;
+        removeAt(pp->timers, static_cast<std::size_t>(t->index));
+        t->status.store(kTimerIdle, std::memory_order_relaxed);
+        return true;
+      }
+      case kTimerRunning:
+        // Tell the runner not to re-arm it, then wait for the run to end.
+        if (!t->status.compare_exchange_strong(s, kTimerStopping)) continue;
+        [[fallthrough]];
+      case kTimerStopping:
+        while (t->status.load(std::memory_order_acquire) != kTimerIdle) {
+          if (getg() != nullptr) {
+            urgent::gosched();
+          } else {
+            arch::cpu_relax();
+          }
+        }
+        return false;
+      default: fatal("deltimer: bad timer status %u", s);
     }
   }
-  return pending;
 }
+
+void timer_done(Timer* t) {
+  t->status.store(kTimerIdle, std::memory_order_release);
+}
+
+namespace {
+
+// After f returned false: a periodic timer goes back on the heap it came from, for its next
+// tick after `now` (dropping missed ones, as Go does), unless deltimer stopped it meanwhile.
+// (home is alive: the world cannot stop, nor procresize free a P, while we hold our own P.)
+void finishRun(Timer* t, P* home, std::int64_t now) {
+  if (t->period > 0) {
+    SpinGuard lock(home->timers.timerslock);
+    std::uint32_t running = kTimerRunning;
+    if (t->status.compare_exchange_strong(running, kTimerWaiting, std::memory_order_relaxed)) {
+      std::int64_t ticks = now > t->when ? (now - t->when) / t->period + 1 : 1;
+      t->when = add_sat(t->when, mul_sat(ticks, t->period));
+      push(home, t);
+      return;
+    }
+  }
+  timer_done(t);
+}
+
+}  // namespace
 
 std::int64_t checkTimers(P* pp, std::int64_t now) {
   TimerHeap& th = pp->timers;
@@ -127,18 +173,10 @@ std::int64_t checkTimers(P* pp, std::int64_t now) {
         return th.heap.empty() ? 0 : th.heap[0]->when;
       }
       t = th.heap[0];
-      t->running.store(true, std::memory_order_relaxed);
-      if (t->period > 0) {
-        // Re-arm a ticker for its next tick after now (dropping missed ones, as Go does).
-        std::int64_t missed = (now - t->when) / t->period;
-        t->when += (missed + 1) * t->period;
-        siftdown(th.heap, 0);
-        updateTimer0(th);
-      } else {
-        removeAt(th, 0);
-      }
+      t->status.store(kTimerRunning, std::memory_order_relaxed);
+      removeAt(th, 0);
     }
-    if (!t->f(t->arg, now)) t->running.store(false, std::memory_order_release);
+    if (!t->f(t->arg, now)) finishRun(t, pp, now);
   }
 }
 

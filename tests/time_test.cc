@@ -170,6 +170,57 @@ TEST(Time, TimersOnABusyPStillFire) {
   EXPECT_TRUE(fired);
 }
 
+// Tickers whose period is shorter than a tick's delivery, destroyed while ticking at
+// GOMAXPROCS=2 with both Ps running timers (their owners' scheduler and thieves): the
+// destructor returns only when no tick is being delivered (ASan: no use after free).
+TEST(Time, TickerDestroyedWhileTickingOnTwoPs) {
+  int got = 0;
+  run_with(2, [&] {
+    std::atomic<bool> stop{false};
+    WaitGroup wg;
+    wg.add(2);
+    for (int i = 0; i < 2; i++) {
+      urgent::go([&] {
+        while (!stop.load()) urgent::gosched();  // schedules: runs timers, steals
+        wg.done();
+      });
+    }
+    for (int i = 0; i < 2000; i++) {
+      Ticker tk(std::chrono::nanoseconds(1 + i % 2000));
+      if (tk.c().recv()) got++;
+    }
+    stop.store(true);
+    wg.wait();
+  });
+  EXPECT_EQ(got, 2000);
+}
+
+// Go's contract for Stop: true means the timer will not fire, so its channel stays empty.
+TEST(Time, StoppedTimerNeverDelivers) {
+  std::atomic<int> delivered_after_stop{0}, stopped{0};
+  run_with(2, [&] {
+    WaitGroup wg;
+    wg.add(100);
+    for (int g = 0; g < 100; g++) {
+      urgent::go([&, g] {
+        for (int i = 0; i < 50; i++) {
+          Timer t(std::chrono::microseconds((g + i) % 20));
+          for (int k = 0; k < (g * 7 + i) % 5; k++) urgent::gosched();
+          if (t.stop()) {
+            stopped++;
+            sleep_for(30us);
+            if (t.c().try_recv()) delivered_after_stop++;
+          }
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_GT(stopped.load(), 0);
+  EXPECT_EQ(delivered_after_stop.load(), 0);
+}
+
 TEST(Time, SleepingMainIsNotADeadlock) {
   int ok = 0;
   run_with(1, [&] {
