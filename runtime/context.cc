@@ -165,7 +165,7 @@ std::pair<Context, CancelFunc> with_deadline(const Context& parent, Clock::time_
 }
 
 std::pair<Context, CancelFunc> with_timeout(const Context& parent, std::chrono::nanoseconds d) {
-  return with_deadline(parent, Clock::now() + d);
+  return with_deadline(parent, rt::deadline_after(d));  // saturated: never past max()
 }
 
 }  // namespace urgent

@@ -23,6 +23,7 @@
 
 #include "fd.h"
 #include "lock.h"
+#include "timer.h"
 #include "urgent/sys.h"
 
 namespace urgent::net {
@@ -260,7 +261,7 @@ Conn dial(std::string_view address, std::chrono::nanoseconds timeout) {
   HostPort hp = split(op, address);
   AddrInfo ai;
   resolve(op, address, hp, false, &ai);
-  auto deadline = timeout.count() > 0 ? File::Clock::now() + timeout : File::Clock::time_point{};
+  auto deadline = timeout.count() > 0 ? rt::deadline_after(timeout) : File::Clock::time_point{};
   int err = EADDRNOTAVAIL;
   std::string where;
   for (addrinfo* a = ai.list; a != nullptr; a = a->ai_next) {

@@ -40,8 +40,26 @@ bool sendTimeOnce(void* arg, std::int64_t now) {
 }
 
 std::int64_t whenFromNow(std::chrono::nanoseconds d) {
-  std::int64_t now = rt::nanotime();
-  return d.count() > 0 ? now + d.count() : now;
+  return rt::when_after(d.count());
+}
+
+// Parks the goroutine until nanotime `when`.
+void sleepUntilWhen(std::int64_t when) {
+  rt::Timer t;
+  t.when = when;
+  t.arg = rt::getg();
+  // Readying the goroutine may let it return and end t's life: report t as freed.
+  t.f = [](void* g, std::int64_t) {
+    rt::goready(static_cast<rt::G*>(g));
+    return true;
+  };
+  // Arm it only once parked (Go's resetForSleep), so it cannot fire before we sleep.
+  rt::gopark(
+      [](rt::G*, void* timer) {
+        rt::addtimer(static_cast<rt::Timer*>(timer));
+        return true;
+      },
+      &t, rt::WaitReason::kSleep);
 }
 
 TimerImpl* arm(TimerImpl* ti, bool (*f)(void*, std::int64_t), std::chrono::nanoseconds d,
@@ -58,25 +76,14 @@ TimerImpl* arm(TimerImpl* ti, bool (*f)(void*, std::int64_t), std::chrono::nanos
 
 void sleep_for(std::chrono::nanoseconds d) {
   if (d.count() <= 0) return;
-  rt::Timer t;
-  t.when = whenFromNow(d);
-  t.arg = rt::getg();
-  // Readying the goroutine may let it return and end t's life: report t as freed.
-  t.f = [](void* g, std::int64_t) {
-    rt::goready(static_cast<rt::G*>(g));
-    return true;
-  };
-  // Arm it only once parked (Go's resetForSleep), so it cannot fire before we sleep.
-  rt::gopark(
-      [](rt::G*, void* timer) {
-        rt::addtimer(static_cast<rt::Timer*>(timer));
-        return true;
-      },
-      &t, rt::WaitReason::kSleep);
+  sleepUntilWhen(whenFromNow(d));
 }
 
 void sleep_until(Clock::time_point t) {
-  sleep_for(t - Clock::now());
+  // steady_clock is the runtime's clock: its count is a nanotime (max() is never).
+  std::int64_t when = std::chrono::nanoseconds(t.time_since_epoch()).count();
+  if (when <= rt::nanotime()) return;
+  sleepUntilWhen(when);
 }
 
 Timer::Timer(std::chrono::nanoseconds d) : impl_(arm(new TimerImpl, sendTime, d, 0)) {}

@@ -88,6 +88,15 @@ void removeAt(TimerHeap& th, std::size_t i) {
 
 }  // namespace
 
+std::int64_t when_after(std::int64_t d) {
+  std::int64_t now = nanotime();
+  return d > 0 ? add_sat(now, d) : now;
+}
+
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d) {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(when_after(d.count())));
+}
+
 void addtimer(Timer* t) {
   M* mp = getm();
   if (mp == nullptr || mp->p == nullptr) fatal("addtimer called without a P");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -68,6 +69,13 @@ inline std::int64_t mul_sat(std::int64_t a, std::int64_t b) {
   if (__builtin_mul_overflow(a, b, &r)) return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
   return r;
 }
+
+// The nanotime d from now, saturated: d <= 0 is now, and a d past the clock's range is
+// INT64_MAX (never).
+std::int64_t when_after(std::int64_t d);
+// The same as a steady_clock time point (the runtime's clock is steady_clock's), for
+// deadlines: with_timeout, dial's timeout.
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d);
 
 // Arms t (kTimerIdle; t->when set) on the current P's heap, waking an idle M if it fires
 // before anyone would otherwise look.

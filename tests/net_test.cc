@@ -1236,6 +1236,22 @@ TEST(NetDial, TimeoutWhenTheAcceptQueueIsFull) {
   EXPECT_GE(failed_at, deadline);
 }
 
+// A timeout too large to add to the clock means no timeout, not an expired one.
+TEST(NetDial, HugeTimeoutIsNoTimeout) {
+  Failure f;
+  std::string peer;
+  run_with(2, [&] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    f = failure_of([&] {
+      Conn c = net::dial(ln.address(), std::chrono::nanoseconds::max());
+      peer = c.remote_address();
+    });
+    ln.close();
+  });
+  EXPECT_FALSE(f.thrown) << f.what;
+  EXPECT_FALSE(peer.empty());
+}
+
 // ---- half-close ----
 
 TEST(NetShutdown, HalfCloseDeliversEofAndTheReplyStillFlows) {

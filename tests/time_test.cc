@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "test_util.h"
@@ -219,6 +220,57 @@ TEST(Time, StoppedTimerNeverDelivers) {
   });
   EXPECT_GT(stopped.load(), 0);
   EXPECT_EQ(delivered_after_stop.load(), 0);
+}
+
+// Go's time arithmetic saturates: a duration too large to add to the clock means "never",
+// not "at once", and a periodic timer that far away does not wrap around and spin.
+TEST(Time, HugeDurationsMeanNeverNotNow) {
+  using ns = std::chrono::nanoseconds;
+  std::vector<std::string> fired;
+  bool others_ran = false;
+  run_with(2, [&] {
+    std::atomic<int> woke{0};
+    Ticker tk(ns::max());
+    Timer t(ns::max());
+    Chan<Clock::time_point> a = after(ns::max());
+    auto [ctx, cancel] = with_timeout(Context::background(), ns::max());
+    urgent::go([&] {
+      sleep_for(ns::max());
+      woke++;
+    });
+    urgent::go([&] {
+      sleep_until(Clock::time_point::max());
+      woke++;
+    });
+    for (int i = 0; i < 20; i++) sleep_for(1ms);  // other timers keep firing meanwhile
+    others_ran = true;
+    if (tk.c().try_recv()) fired.push_back("Ticker");
+    if (t.c().try_recv()) fired.push_back("Timer");
+    if (a.try_recv()) fired.push_back("after");
+    if (ctx.err() != ContextError::kNone) fired.push_back("with_timeout");
+    if (woke.load() != 0) fired.push_back("sleep");
+    if (!t.stop()) fired.push_back("Timer.stop");
+    cancel();
+  });
+  EXPECT_TRUE(others_ran);
+  EXPECT_EQ(fired, std::vector<std::string>{});
+}
+
+// The other end: a duration far in the past means "now", without overflow.
+TEST(Time, HugeNegativeDurationsMeanNow) {
+  using ns = std::chrono::nanoseconds;
+  int fired = 0;
+  run_with(1, [&] {
+    sleep_for(ns::min());
+    sleep_until(Clock::time_point::min());
+    Timer t(ns::min());
+    fired += t.c().recv().has_value();
+    fired += after(ns::min()).recv().has_value();
+    auto [ctx, cancel] = with_timeout(Context::background(), ns::min());
+    fired += ctx.err() == ContextError::kDeadlineExceeded;
+    cancel();
+  });
+  EXPECT_EQ(fired, 3);
 }
 
 TEST(Time, SleepingMainIsNotADeadlock) {
