@@ -83,6 +83,7 @@ std::string metrics_text(const Metrics& m) {
   line("/sched/preempt/deferred/disabled:signals", s.preempt_deferred_disabled);
   line("/sched/preempt/deferred/foreign:signals", s.preempt_deferred_foreign);
   line("/sched/preempt/deferred/stack:signals", s.preempt_deferred_stack);
+  line("/sched/preempt/deferred/signal:signals", s.preempt_deferred_signal);
   latency("/sched/preempt/latencies", m.preempt_latency);
   line("/sched/timeslice:ns", static_cast<std::uint64_t>(timeslice().count()));
   line("/sync/mutex/starvation:events", s.mutex_starvation);

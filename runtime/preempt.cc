@@ -14,7 +14,9 @@
 //   m->locks); no NoPreempt scope is open; the pc is in the main executable but not in
 //   urgent's own code (the `urgent_text` section: every runtime object file's code, renamed
 //   by the Makefile, plus the assembly); the goroutine has async_preempt_stack bytes of stack
-//   left. Anything else is deferred, counted by reason: the cooperative flag stays set, so
+//   left; the thread is not inside one of the program's signal handlers (its signal mask is
+//   the M's, and no signal frame is on the goroutine's stack: in_program_signal_handler).
+//   Anything else is deferred, counted by reason: the cooperative flag stays set, so
 //   the goroutine yields at its next runtime call (checkPreempt), and sysmon signals again on
 //   a later tick while the slice stays overrun.
 // - Taking it: sigctxt_push_call rewrites the ucontext so that the thread, on return from
@@ -49,6 +51,7 @@
 #include "proc.h"
 #include "runtime2.h"
 #include "sigctxt.h"
+#include "signal_unix.h"
 #include "trace.h"
 #include "urgent/preempt.h"
 #include "urgent/sched.h"
@@ -98,7 +101,7 @@ using Verdict = tracefmt::PreemptVerdict;
 
 struct Counters {
   std::atomic<std::uint64_t> requests{0}, signals{0}, async{0}, cooperative{0}, stale{0};
-  std::atomic<std::uint64_t> deferred[6]{};  // by Verdict (kSafe unused)
+  std::atomic<std::uint64_t> deferred[tracefmt::kVerdictCount]{};  // by Verdict (kSafe unused)
 };
 Counters counters;
 
@@ -156,9 +159,9 @@ bool in_main_text(std::uintptr_t pc) {
   return false;
 }
 
-// Go's isAsyncSafePoint, for C++: may gp, running on mp and interrupted at pc with stack
-// pointer sp, be switched out right here?
-Verdict asyncSafePoint(M* mp, G* gp, std::uintptr_t pc, std::uintptr_t sp) {
+// Go's isAsyncSafePoint, for C++: may gp, running on mp and interrupted (uctx) at pc with
+// stack pointer sp, be switched out right here?
+Verdict asyncSafePoint(M* mp, G* gp, const void* uctx, std::uintptr_t pc, std::uintptr_t sp) {
   // Between execute and a switch, G, M and P agree; anything else is the scheduler at work.
   if (gp->m != mp || mp->p == nullptr) return Verdict::kRuntime;
   // Publishing itself before a switch (publish-before-save, HACKING.md): ctx.sp is null.
@@ -168,6 +171,12 @@ Verdict asyncSafePoint(M* mp, G* gp, std::uintptr_t pc, std::uintptr_t sp) {
   if (runtime_text.contains(pc)) return Verdict::kRuntime;
   if (!pc_is_preemptible(pc)) return Verdict::kForeign;
   if (sp < gp->stack_lo + async_preempt_stack || sp > gp->stack_hi) return Verdict::kStack;
+  // Inside one of the program's own handlers, on this stack (installed without SA_ONSTACK):
+  // its frame holds this thread's mask and sigaltstack, which its sigreturn restores on
+  // whichever thread runs it. A goroutine locked to this thread resumes here anyway.
+  if (gp->lockedm != mp && in_program_signal_handler(uctx, sp, gp->stack_hi)) {
+    return Verdict::kSignal;
+  }
   return Verdict::kSafe;
 }
 
@@ -249,7 +258,7 @@ void doSigPreempt(M* mp, void* uctx) {
   G* gp = mp->curg;
   if (gp != nullptr && __atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) &&
       gp->atomicstatus.load(std::memory_order_relaxed) == kGrunning) {
-    Verdict v = asyncSafePoint(mp, gp, arch::sigctxt_pc(uctx), arch::sigctxt_sp(uctx));
+    Verdict v = asyncSafePoint(mp, gp, uctx, arch::sigctxt_pc(uctx), arch::sigctxt_sp(uctx));
     URGENT_PROBE(preempt_handler, gp->goid, static_cast<int>(v));
     if (tracing()) traceHandlerVerdict(gp->goid, static_cast<std::uint8_t>(v));
     if (v == Verdict::kSafe) {
@@ -293,6 +302,7 @@ void preempt_stats(SchedStats* s) {
   s->preempt_deferred_disabled = deferred(Verdict::kDisabled);
   s->preempt_deferred_foreign = deferred(Verdict::kForeign);
   s->preempt_deferred_stack = deferred(Verdict::kStack);
+  s->preempt_deferred_signal = deferred(Verdict::kSignal);
 }
 
 }  // namespace urgent::rt

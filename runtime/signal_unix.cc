@@ -41,7 +41,11 @@ constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGURG, SIGQUIT};
 constexpr int kNumSignals = 4;
 struct sigaction old_actions[kNumSignals];
 sigset_t initial_mask;
+sigset_t m_mask;   // what every M runs with: initial_mask with SIGURG unblocked
 sigset_t m0_mask;  // M0's mask before minit, restored by unminit
+// The C library's signal restorer (glibc's __restore_rt), the return address the kernel
+// gives every handler it calls: read back from our own SIGURG action (sa_restorer).
+std::uintptr_t restorer = 0;
 
 int signal_index(int sig) {
   for (int i = 0; i < kNumSignals; i++) {
@@ -152,6 +156,21 @@ void signal_init() {
     sa.sa_sigaction = handler_for(kSignals[i]);
     sigaction(kSignals[i], &sa, &old_actions[i]);
   }
+  m_mask = initial_mask;
+  sigdelset(&m_mask, SIGURG);
+  struct sigaction installed;
+  sigaction(SIGURG, nullptr, &installed);
+  restorer = reinterpret_cast<std::uintptr_t>(installed.sa_restorer);
+}
+
+bool in_program_signal_handler(const void* uctx, std::uintptr_t sp, std::uintptr_t stack_hi) {
+  if (arch::sigctxt_sigmask_word(uctx) != arch::sigset_word(m_mask)) return true;
+  if (restorer == 0) return false;
+  std::uintptr_t end = sp + kSignalFrameScan < stack_hi ? sp + kSignalFrameScan : stack_hi;
+  for (std::uintptr_t a = (sp + 7) & ~std::uintptr_t{7}; a + 8 <= end; a += 8) {
+    if (*reinterpret_cast<const std::uintptr_t*>(a) == restorer) return true;
+  }
+  return false;
 }
 
 void signal_fini() {
@@ -171,9 +190,7 @@ void signal_minit(M* mp) {
   mp->sigaltstack_size = kSigStackSize;
   // Threads are created with every signal blocked (newm); give them the program's mask,
   // with SIGURG (preemption) unblocked, on M0 too.
-  sigset_t mask = initial_mask;
-  sigdelset(&mask, SIGURG);
-  pthread_sigmask(SIG_SETMASK, &mask, mp->is_m0 ? &m0_mask : nullptr);
+  pthread_sigmask(SIG_SETMASK, &m_mask, mp->is_m0 ? &m0_mask : nullptr);
 }
 
 void signal_unminit(M* mp) {

@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 
+#include <cstdint>
+
 namespace urgent::rt {
 
 struct M;
@@ -17,6 +19,15 @@ void signal_init();        // install handlers (urgent::run start)
 void signal_fini();        // restore the previous handlers (urgent::run end)
 void signal_minit(M* mp);  // per thread: sigaltstack, signal mask
 void signal_unminit(M* mp);
+
+// From the SIGURG handler (async-signal-safe): is the code it interrupted (uctx, at stack
+// pointer sp on a stack ending at stack_hi) running inside a signal handler of the program,
+// on that stack? True if the interrupted signal mask is not the one every M runs with (a
+// handler blocks at least its own signal unless SA_NODEFER), or if a handler's signal frame
+// is on the stack above sp: a return address equal to the C library's signal restorer
+// (__restore_rt), looked for in the kSignalFrameScan bytes above sp.
+inline constexpr std::uintptr_t kSignalFrameScan = 64 * 1024;
+bool in_program_signal_handler(const void* uctx, std::uintptr_t sp, std::uintptr_t stack_hi);
 
 // pthread_create with every signal blocked in the new thread (every runtime thread starts
 // so: Ms unblock theirs in minit once their sigaltstack exists; the others handle none).

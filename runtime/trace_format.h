@@ -82,8 +82,9 @@ enum class PreemptVerdict : std::uint8_t {
   kForeign = 4,   // pc outside the main executable (libc, vdso, ...), or in the PLT
   kStack = 5,     // not enough stack for the trampoline's frame
   kStale = 6,     // nothing to preempt: the goroutine already yielded, or none runs (goid 0)
+  kSignal = 7,    // inside one of the program's signal handlers (its sigreturn needs this M)
 };
-inline constexpr int kVerdictCount = 7;
+inline constexpr int kVerdictCount = 8;
 
 struct EventSpec {
   const char* name;
@@ -116,7 +117,7 @@ inline constexpr EventSpec kEventSpecs[kEvCount] = {
 inline constexpr const char* kPreemptKindNames[] = {"async", "cooperative", "after-deferred"};
 inline constexpr const char* kSysExitPathNames[] = {"own-p", "idle-p", "no-p"};
 inline constexpr const char* kVerdictNames[kVerdictCount] = {
-    "safe", "runtime", "locks", "disabled", "foreign", "stack", "stale"};
+    "safe", "runtime", "locks", "disabled", "foreign", "stack", "stale", "signal"};
 
 // The largest encoded event: type, delta and four arguments, 10 bytes per varint at most.
 inline constexpr std::size_t kMaxEventBytes = 1 + 5 * 10;

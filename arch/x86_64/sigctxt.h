@@ -21,6 +21,20 @@ inline std::uintptr_t sigctxt_sp(const void* uctx) {
       static_cast<const ucontext_t*>(uctx)->uc_mcontext.gregs[REG_RSP]);
 }
 
+// The signal mask of the interrupted code (signals 1..64: bit n-1 is signal n). The kernel
+// writes only the first 8 bytes of uc_sigmask (its sigset_t is _NSIG = 64 bits on x86-64).
+inline std::uint64_t sigctxt_sigmask_word(const void* uctx) {
+  std::uint64_t w;
+  __builtin_memcpy(&w, &static_cast<const ucontext_t*>(uctx)->uc_sigmask, sizeof w);
+  return w;
+}
+// The same word of a sigset_t, to compare with.
+inline std::uint64_t sigset_word(const sigset_t& set) {
+  std::uint64_t w;
+  __builtin_memcpy(&w, &set, sizeof w);
+  return w;
+}
+
 static_assert(kRedZone == URGENT_RED_ZONE, "preempt.S releases the red zone with ret $128");
 
 // Makes the interrupted code "call" fn when the handler returns (Go's pushCall): the

@@ -45,6 +45,7 @@ struct SchedStats {
   std::uint64_t preempt_deferred_disabled = 0;  // inside a NoPreempt scope
   std::uint64_t preempt_deferred_foreign = 0;   // in another object (libc, libstdc++, vdso)
   std::uint64_t preempt_deferred_stack = 0;     // too little goroutine stack left
+  std::uint64_t preempt_deferred_signal = 0;    // inside one of the program's signal handlers
   int netpoll_waiters = 0;                      // goroutines parked on I/O right now
   int threads = 0;                              // Ms alive now (M0 included)
   int gomaxprocs = 0;

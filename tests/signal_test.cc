@@ -1,0 +1,166 @@
+// tests/signal_test.cc: the program's own signals and handlers, next to the runtime's.
+//
+// A handler installed with a plain sigaction (no SA_ONSTACK) runs on the goroutine's stack.
+// Its signal frame holds the thread's mask and sigaltstack, which rt_sigreturn puts back on
+// whatever thread executes it: so a goroutine must never be preempted inside such a
+// handler (it would finish it on another M). These tests interrupt goroutines with such
+// handlers under a preemption storm and check what only that bug breaks: a thread left with
+// the signal blocked (raise() to self no longer delivered), an M running on another M's
+// sigaltstack, the scheduler's own state.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <urgent/urgent.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "proc.h"
+#include "test_util.h"
+
+namespace urgent {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::atomic<long> handled{0};
+
+// A handler that runs long enough (about two 50 µs slices) for SIGURG to land inside it,
+// with no calls: its pc is the program's own code, where a goroutine is preemptible.
+void slow_handler(int) {
+  handled.fetch_add(1, std::memory_order_relaxed);
+  for (long i = 0; i < 300'000; i++) asm volatile("");
+}
+
+// Installs slow_handler for SIGUSR1 with the given flags (0: the default sigaction, which
+// runs it on the interrupted stack) for the scope; restores the old action after.
+class ScopedHandler {
+ public:
+  explicit ScopedHandler(int flags) {
+    struct sigaction sa {};
+    sa.sa_handler = slow_handler;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old_);
+    handled.store(0);
+  }
+  ~ScopedHandler() { sigaction(SIGUSR1, &old_, nullptr); }
+
+ private:
+  struct sigaction old_ {};
+};
+
+// Every M still runs on its own sigaltstack: checked from goroutines on whichever Ms they
+// land on (a NoPreempt scope keeps the M and the check together).
+int foreign_sigaltstacks(int rounds) {
+  int bad = 0;
+  for (int i = 0; i < rounds; i++) {
+    {
+      NoPreempt np;
+      stack_t ss{};
+      sigaltstack(nullptr, &ss);
+      if (ss.ss_sp != rt::getm()->sigaltstack_mem) bad++;
+    }
+    gosched();
+  }
+  return bad;
+}
+
+class HandlerOnTheGoroutineStack : public testing::TestWithParam<int> {};
+
+// Goroutines raise SIGUSR1 at themselves while a 50 µs storm preempts them: every signal is
+// handled (a thread whose handler was finished elsewhere keeps SIGUSR1 blocked forever),
+// and the handler's runs are where the storm's signals are deferred.
+TEST_P(HandlerOnTheGoroutineStack, IsNeverPreemptedInside) {
+  test::ScopedEnv slice("URGENT_TIMESLICE", "50us");
+  ScopedHandler h(GetParam());
+  constexpr int kGoroutines = 4, kRaises = 150;
+  std::atomic<long> raised{0};
+  int bad_altstacks = 0;
+  std::uint64_t deferred = 0;
+  bool async = false;
+  test::run_with(2, [&] {
+    async = async_preemption();
+    WaitGroup wg;
+    wg.add(kGoroutines);
+    for (int g = 0; g < kGoroutines; g++) {
+      go([&] {
+        for (int i = 0; i < kRaises; i++) {
+          raise(SIGUSR1);  // tgkill to this thread: handled before raise returns
+          raised++;
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    bad_altstacks = foreign_sigaltstacks(200);
+    deferred = sched_stats().preempt_deferred_signal;
+  });
+  EXPECT_EQ(handled.load(), raised.load());
+  EXPECT_EQ(bad_altstacks, 0);
+  if (async) {
+    EXPECT_GT(deferred, 0u);
+  }
+}
+
+// 0: the default sigaction (the handled signal is blocked in the handler); SA_NODEFER: the
+// mask does not change, only the frame on the stack tells.
+INSTANTIATE_TEST_SUITE_P(Flags, HandlerOnTheGoroutineStack, testing::Values(0, SA_NODEFER));
+
+// A process-directed storm: a plain thread kill()s the process while goroutines work; the
+// kernel picks any thread that does not block SIGUSR1, so handlers interrupt goroutines
+// anywhere. The workload completes and the scheduler stays consistent.
+TEST(HandlerOnTheGoroutineStack, ProcessDirectedStormDuringAWorkload) {
+  test::ScopedEnv slice("URGENT_TIMESLICE", "50us");
+  ScopedHandler h(0);
+  std::atomic<bool> stop{false};
+  long sum = 0, rounds = 0;
+  int bad_altstacks = 0;
+  std::thread storm([&] {
+    sigset_t usr1;  // delivered to the Ms only, not to this thread
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+    while (!stop.load()) {
+      kill(getpid(), SIGUSR1);
+      std::this_thread::sleep_for(50us);
+    }
+  });
+  test::run_with(2, [&] {
+    // Work until the storm's handlers have run a thousand times (or 5 s).
+    auto deadline = Clock::now() + 5s;
+    while (handled.load() < 1000 && Clock::now() < deadline) {
+      Chan<long> c;
+      WaitGroup wg;
+      wg.add(4);
+      go([&] {
+        for (long i = 1; i <= 2'000; i++) c.send(i);
+        c.close();
+        wg.done();
+      });
+      go([&] {
+        for (auto v : c) sum += v;
+        wg.done();
+      });
+      for (int k = 0; k < 2; k++) {
+        go([&] {  // spinners the storm preempts
+          for (long i = 0; i < 2'000'000; i++) asm volatile("");
+          wg.done();
+        });
+      }
+      wg.wait();
+      rounds++;
+    }
+    bad_altstacks = foreign_sigaltstacks(200);
+  });
+  stop.store(true);
+  storm.join();
+  EXPECT_EQ(sum, rounds * (2'000L * 2'001 / 2));
+  EXPECT_EQ(bad_altstacks, 0);
+  EXPECT_GE(handled.load(), 1000);
+}
+
+}  // namespace
+}  // namespace urgent
