@@ -292,22 +292,109 @@ void print_other_goroutines(const G* except) {
   }
 }
 
-void print_goroutine_dump(const char* reason, const void* uctx) {
-  enter_dying();
-  printf_raw("%s\n", reason);
-  M* mp = getm();
-  if (uctx != nullptr) {
-    printf_raw("PC=%#lx m=%lld sigcode=0\n", static_cast<unsigned long>(arch::sigctxt_pc(uctx)),
-               static_cast<long long>(mp != nullptr ? mp->id : -1));
+const char* signal_description(int sig) {
+  switch (sig) {
+    case SIGQUIT: return "SIGQUIT: quit";
+    case SIGILL: return "SIGILL: illegal instruction";
+    case SIGTRAP: return "SIGTRAP: trace trap";
+    case SIGABRT: return "SIGABRT: abort";
+    case SIGBUS: return "SIGBUS: bus error";
+    case SIGFPE: return "SIGFPE: floating-point exception";
+    case SIGSEGV: return "SIGSEGV: segmentation violation";
+    case SIGSYS: return "SIGSYS: bad system call";
+    default: return "signal";
   }
+}
+
+namespace {
+
+// The runtime error Go's sigpanic raises for a fault, or null where it throws "fault".
+const char* sigpanic_message(int sig, const siginfo_t* info) {
+  auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  switch (sig) {
+    case SIGSEGV:
+    case SIGBUS:
+      return addr < 0x1000 ? "runtime error: invalid memory address or nil pointer dereference"
+                           : nullptr;
+    case SIGFPE:
+      switch (info->si_code) {
+        case FPE_INTDIV: return "runtime error: integer divide by zero";
+        case FPE_INTOVF: return "runtime error: integer overflow";
+        default: return "runtime error: floating point error";
+      }
+    default: return nullptr;
+  }
+}
+
+// The calling thread's stack from the interrupted pc on (the frames of the handler and of
+// the kernel's signal trampoline are left out), async-signal-safe.
+void print_stack_from(std::uintptr_t pc) {
+  void* pcs[kMaxFrames];
+  int n = backtrace(pcs, kMaxFrames);
+  int start = 0;
+  while (start < n && reinterpret_cast<std::uintptr_t>(pcs[start]) != pc) start++;
+  if (start == n) start = 0;  // not found: show everything rather than nothing
+  print_frames(pcs + start, n - start, true);
+}
+
+// Go prints the bytes of the instruction that raised SIGILL or SIGFPE: 16, not crossing
+// into the next page (it may be unmapped).
+void print_instruction_bytes(std::uintptr_t pc) {
+  std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  std::uintptr_t n = std::min<std::uintptr_t>(16, page - pc % page);
+  print_raw("instruction bytes:");
+  for (std::uintptr_t i = 0; i < n; i++) {
+    printf_raw(" 0x%x", static_cast<unsigned>(reinterpret_cast<const unsigned char*>(pc)[i]));
+  }
+  print_raw("\n");
+}
+
+void print_reg(const char* name, std::uint64_t v) {
+  printf_raw("%-7s0x%llx\n", name, static_cast<unsigned long long>(v));
+}
+
+}  // namespace
+
+void fatal_signal(int sig, const siginfo_t* info, const void* uctx) {
+  enter_dying();
+  std::uintptr_t pc = arch::sigctxt_pc(uctx);
+  M* mp = getm();
   G* gp = mp != nullptr ? mp->curg : nullptr;
+  bool from_kernel = info->si_code > 0;  // kill, tgkill, sigqueue: <= 0, nothing faulted
+  if (from_kernel && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE)) {
+    auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+    const char* msg = sigpanic_message(sig, info);
+    if (msg != nullptr) {
+      printf_raw("panic: %s\n", msg);
+    } else {
+      printf_raw("unexpected fault address 0x%lx\nfatal error: fault\n",
+                 static_cast<unsigned long>(addr));
+    }
+    printf_raw("[signal %s code=0x%x addr=0x%lx pc=0x%lx]\n", signal_description(sig),
+               static_cast<unsigned>(info->si_code), static_cast<unsigned long>(addr),
+               static_cast<unsigned long>(pc));
+    if (gp != nullptr) {
+      print_raw("\n");
+      print_goroutine_header(gp, "running");
+      print_stack_from(pc);
+      print_created_by(gp);
+    }
+    if (msg == nullptr) print_other_goroutines(gp);  // a throw lists them all, a panic not
+    die();
+  }
+  printf_raw("%s\nPC=0x%lx m=%lld sigcode=%llu\n", signal_description(sig),
+             static_cast<unsigned long>(pc), static_cast<long long>(mp != nullptr ? mp->id : -1),
+             static_cast<unsigned long long>(static_cast<long long>(info->si_code)));
+  if (sig == SIGILL || sig == SIGFPE) print_instruction_bytes(pc);
   if (gp != nullptr) {
     print_raw("\n");
     print_goroutine_header(gp, "running");
-    print_stack(2, true);  // this function and the handler
+    print_stack_from(pc);
     print_created_by(gp);
   }
   print_other_goroutines(gp);
+  print_raw("\n");
+  arch::sigctxt_each_reg(uctx, print_reg);
   die();
 }
 

@@ -1,6 +1,8 @@
 // runtime/panic.h: fatal errors and panics, printed the way Go prints them.
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 
 namespace urgent::rt {
@@ -23,10 +25,23 @@ void print_stack(int skip, bool async_signal_safe);
 // goroutine with its native stack (walked from its saved context).
 void print_other_goroutines(const G* except);
 
-// Go's SIGQUIT dump: `reason` (e.g. "SIGQUIT: quit"), the interrupted PC and M when uctx is
-// given, the calling goroutine with its stack, every other goroutine; then exit status 2.
-// Async-signal-safe.
-[[noreturn]] void print_goroutine_dump(const char* reason, const void* uctx);
+// The report of a signal that ends the process, on the thread that took it (Go's
+// sighandler and sigpanic), then exit status 2. Async-signal-safe.
+// - A fault the kernel raised (SIGSEGV, SIGBUS, SIGFPE with si_code > 0) reads as the panic
+//   Go would raise: `panic: runtime error: invalid memory address or nil pointer
+//   dereference` (an address below 4 KiB), `integer divide by zero`, `integer overflow`,
+//   `floating point error`, then `[signal SIGSEGV: segmentation violation code=0x1
+//   addr=0x0 pc=0x...]` and the goroutine's stack from the faulting pc; any other address
+//   is `unexpected fault address 0x...`, `fatal error: fault`, the same [signal] line and
+//   every goroutine.
+// - Anything else (SIGQUIT, SIGABRT, SIGILL, SIGTRAP, SIGSYS, or a fault signal sent with
+//   kill/raise) is Go's throw for a signal: `SIGABRT: abort`, `PC=0x... m=N sigcode=N`,
+//   the instruction bytes at the pc for SIGILL and SIGFPE, the running goroutine and every
+//   other, then the registers.
+[[noreturn]] void fatal_signal(int sig, const siginfo_t* info, const void* uctx);
+
+// Go's name for a signal in these reports ("SIGSEGV: segmentation violation").
+const char* signal_description(int sig);
 
 // Writes a string to stderr with write(2), no buffering (usable in signal handlers).
 void print_raw(const char* s);

@@ -1,13 +1,15 @@
-// runtime/signal_unix.cc: SIGSEGV/SIGBUS and SIGURG handling, per-M signal stacks (Go's
-// signal_unix.go).
+// runtime/signal_unix.cc: the crash signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+// SIGTRAP, SIGSYS), SIGURG and SIGQUIT, per-M signal stacks (Go's signal_unix.go).
 //
 // Invariants:
 // - Every M (M0 included) has its own sigaltstack while it runs the scheduler, so a handler
 //   can run when the goroutine stack is exhausted, and SIGURG unblocked.
 // - The handlers are async-signal-safe except on the fault handler's fatal paths, which
 //   never return. Both save and restore errno.
-// - SIGQUIT prints Go's goroutine dump and exits with status 2, unless the program had its
-//   own handler (which gets it) or ignored it.
+// - SIGQUIT and the crash signals print Go's report (fatal_signal: the signal, the
+//   goroutine list, the registers) and exit with status 2, unless the program had its own
+//   handler (which gets it), or ignored the signal and it was sent (kill, raise) rather
+//   than raised by a fault. On a thread that is not an M they take their default action.
 // - Handlers installed before urgent::run are restored when it returns. Faults that are not
 //   guard-page hits are passed on to them; so is *every* SIGURG (Go does the same: the
 //   runtime cannot tell its own preemption signal from a program's, since two pending
@@ -36,9 +38,11 @@ constexpr std::size_t kSigStackSize = 256 * 1024;  // ASan's handler frames are 
 constexpr std::size_t kSigStackSize = 64 * 1024;
 #endif
 
-// The signals urgent handles, and the handlers it replaced (restored by signal_fini).
-constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGURG, SIGQUIT};
-constexpr int kNumSignals = 4;
+// The signals urgent handles, and the handlers it replaced (restored by signal_fini): the
+// crash signals Go reports (its sigtable's _SigPanic and _SigThrow ones), SIGURG, SIGQUIT.
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS,
+                            SIGURG,  SIGQUIT};
+constexpr int kNumSignals = sizeof kSignals / sizeof kSignals[0];
 struct sigaction old_actions[kNumSignals];
 sigset_t initial_mask;
 sigset_t m_mask;   // what every M runs with: initial_mask with SIGURG unblocked
@@ -52,10 +56,6 @@ int signal_index(int sig) {
     if (kSignals[i] == sig) return i;
   }
   return -1;
-}
-
-const char* signame(int sig) {
-  return sig == SIGSEGV ? "SIGSEGV: segmentation violation" : "SIGBUS: bus error";
 }
 
 [[noreturn]] void stack_overflow(G* gp, std::uintptr_t sp) {
@@ -80,27 +80,39 @@ bool chain(int sig, siginfo_t* info, void* uctx) {
   return true;
 }
 
+// The program ignored sig before urgent::run (SIG_IGN): a signal sent to it is ignored
+// still (Go's signal_ignored); a fault the kernel raises is not (it would recur forever).
+bool ignored_by_program(int sig) {
+  const struct sigaction& old = old_actions[signal_index(sig)];
+  return !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN;
+}
+
+// Not a runtime thread, and nobody else handles sig: die the way the signal's default
+// action does (re-raised: it is blocked until the handler returns, then delivered).
+void die_by_default(int sig) {
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// The crash signals: a guard-page hit is a goroutine's stack overflow; anything else goes to
+// the handler the program had, if any, else it is Go's report (fatal_signal, panic.cc).
 void fault_handler(int sig, siginfo_t* info, void* uctx) {
+  if (info->si_code <= 0 && ignored_by_program(sig)) return;
   int saved_errno = errno;
-  auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
   M* mp = getm();
   G* gp = mp != nullptr ? mp->curg : nullptr;
-  if (stack_guard_contains(addr)) stack_overflow(gp, arch::sigctxt_sp(uctx));
-  if (chain(sig, info, uctx)) {
-    errno = saved_errno;
-    return;
+  if ((sig == SIGSEGV || sig == SIGBUS) && info->si_code > 0 &&
+      stack_guard_contains(reinterpret_cast<std::uintptr_t>(info->si_addr))) {
+    stack_overflow(gp, arch::sigctxt_sp(uctx));
   }
-  if (mp == nullptr) {
-    // Not a runtime thread and nobody else handles it: die the default way.
-    signal(sig, SIG_DFL);
-    errno = saved_errno;
-    return;  // the faulting instruction runs again and kills the process
+  if (!chain(sig, info, uctx)) {
+    if (mp == nullptr) {
+      die_by_default(sig);
+    } else {
+      fatal_signal(sig, info, uctx);
+    }
   }
-  printf_raw("unexpected fault address %#lx\n", static_cast<unsigned long>(addr));
-  printf_raw("[signal %s code=%#x addr=%#lx pc=%#lx]\n", signame(sig),
-             static_cast<unsigned>(info->si_code), static_cast<unsigned long>(addr),
-             static_cast<unsigned long>(arch::sigctxt_pc(uctx)));
-  fatal("unexpected signal");
+  errno = saved_errno;
 }
 
 // SIGURG: preemption (doSigPreempt) on a runtime thread, then the program's own handler, if
@@ -116,14 +128,13 @@ void sigurg_handler(int sig, siginfo_t* info, void* uctx) {
 // SIGQUIT: Go's goroutine dump and exit status 2, unless the program handles or ignores
 // SIGQUIT itself (then it gets the signal as before).
 void sigquit_handler(int sig, siginfo_t* info, void* uctx) {
-  const struct sigaction& old = old_actions[signal_index(sig)];
-  if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) return;
+  if (ignored_by_program(sig)) return;
   int saved_errno = errno;
   if (chain(sig, info, uctx)) {
     errno = saved_errno;
     return;
   }
-  print_goroutine_dump("SIGQUIT: quit", uctx);
+  fatal_signal(sig, info, uctx);
 }
 
 void (*handler_for(int sig))(int, siginfo_t*, void*) {

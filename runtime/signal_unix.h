@@ -2,9 +2,10 @@
 //
 // SIGURG: preemption (preempt.cc), then chained. SIGSEGV/SIGBUS: to turn a hit on a goroutine's
 // guard page into `fatal error: stack overflow` (a handler on a per-M sigaltstack, since the
-// faulting stack is exhausted). Faults elsewhere go to the handler that was installed before
-// urgent::run (for example AddressSanitizer's); with none, urgent reports them Go-style and exits
-// with status 2.
+// faulting stack is exhausted). Faults elsewhere, and SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS,
+// go to the handler that was installed before urgent::run (for example AddressSanitizer's);
+// with none, urgent reports them Go-style (fatal_signal) and exits with status 2, as does
+// SIGQUIT.
 #pragma once
 
 #include <pthread.h>

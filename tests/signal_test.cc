@@ -15,10 +15,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "proc.h"
 #include "test_util.h"
+
+extern "C" {
+int urgent_test_idiv(int a, int b);
+std::uint64_t urgent_test_load(const void* p);
+}
 
 namespace urgent {
 namespace {
@@ -160,6 +169,103 @@ TEST(HandlerOnTheGoroutineStack, ProcessDirectedStormDuringAWorkload) {
   EXPECT_EQ(sum, rounds * (2'000L * 2'001 / 2));
   EXPECT_EQ(bad_altstacks, 0);
   EXPECT_GE(handled.load(), 1000);
+}
+
+// ---- crash signals: Go's reports, exit status 2 ----
+
+// AddressSanitizer handles SIGSEGV, SIGBUS and SIGFPE itself (urgent then passes the signal
+// on to it): for the child of these death tests, it leaves them to urgent.
+class CrashReport : public testing::Test {
+ protected:
+  CrashReport() {
+    std::string opts = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
+    asan_.emplace("ASAN_OPTIONS",
+                  (opts + ":handle_segv=0:handle_sigbus=0:handle_sigfpe=0").c_str());
+  }
+  std::optional<test::ScopedEnv> asan_;
+};
+using CrashReportDeathTest = CrashReport;
+
+// A goroutine crashes with `body` while another one is parked in a channel receive.
+template <class F>
+void crash_in_a_goroutine(F body) {
+  test::run_with(2, [body] {
+    Chan<int> never;
+    go([never]() mutable { never.recv(); });
+    Chan<int> done;
+    go([body, done]() mutable {
+      body();
+      done.send(1);
+    });
+    done.recv();
+  });
+}
+
+int zero = 0;  // a divisor the compiler cannot see
+
+TEST_F(CrashReportDeathTest, IntegerDivideByZeroIsGosPanic) {
+  EXPECT_EXIT(crash_in_a_goroutine([] { std::printf("%d\n", urgent_test_idiv(1, zero)); }),
+              testing::ExitedWithCode(2),
+              "^panic: runtime error: integer divide by zero\n"
+              "\\[signal SIGFPE: floating-point exception code=0x1 addr=0x[0-9a-f]+ "
+              "pc=0x[0-9a-f]+\\]\n\n"
+              "goroutine [0-9]+ \\[running\\]:\n[^\n]*urgent_test_idiv");
+}
+
+TEST_F(CrashReportDeathTest, NilDereferenceIsGosPanic) {
+  EXPECT_EXIT(crash_in_a_goroutine([] { std::printf("%lu\n", urgent_test_load(nullptr)); }),
+              testing::ExitedWithCode(2),
+              "^panic: runtime error: invalid memory address or nil pointer dereference\n"
+              "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x[0-9a-f]+\\]\n\n"
+              "goroutine [0-9]+ \\[running\\]:\n[^\n]*urgent_test_load");
+}
+
+TEST_F(CrashReportDeathTest, FaultAtAnotherAddressIsAFatalFaultListingEveryGoroutine) {
+  EXPECT_EXIT(
+      crash_in_a_goroutine([] {
+        std::printf("%lu\n", urgent_test_load(reinterpret_cast<const void*>(0xdead0000)));
+      }),
+      testing::ExitedWithCode(2),
+      "^unexpected fault address 0xdead0000\nfatal error: fault\n"
+      "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0xdead0000 pc=0x[0-9a-f]+\\]\n\n"
+      "goroutine [0-9]+ \\[running\\]:\n(.|\n)*goroutine [0-9]+ \\[chan receive\\]:");
+}
+
+TEST_F(CrashReportDeathTest, IllegalInstructionShowsItsBytesAndTheRegisters) {
+  EXPECT_EXIT(crash_in_a_goroutine([] { __builtin_trap(); }), testing::ExitedWithCode(2),
+              "^SIGILL: illegal instruction\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=2\n"
+              "instruction bytes: 0xf 0xb( 0x[0-9a-f]+)*\n\n"
+              "goroutine [0-9]+ \\[running\\]:\n(.|\n)*"
+              "goroutine [0-9]+ \\[chan receive\\]:(.|\n)*"
+              "\nrax    0x[0-9a-f]+\n(.|\n)*\nrip    0x[0-9a-f]+\nrflags 0x[0-9a-f]+\n");
+}
+
+TEST_F(CrashReportDeathTest, AbortListsEveryGoroutine) {
+  EXPECT_EXIT(crash_in_a_goroutine([] { std::abort(); }), testing::ExitedWithCode(2),
+              "^SIGABRT: abort\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=[0-9]+\n\n"
+              "goroutine [0-9]+ \\[running\\]:\n(.|\n)*"
+              "goroutine [0-9]+ \\[chan receive\\]:");
+}
+
+// raise(SIGSEGV) is a signal sent, not a fault: si_addr holds the sender's pid, not an address.
+TEST_F(CrashReportDeathTest, RaisedSigsegvIsReportedAsSentNotAsAFault) {
+  EXPECT_EXIT(crash_in_a_goroutine([] { raise(SIGSEGV); }), testing::ExitedWithCode(2),
+              "^SIGSEGV: segmentation violation\nPC=0x[0-9a-f]+ m=[0-9]+ "
+              "sigcode=18446744073709551610\n\ngoroutine [0-9]+ \\[running\\]:");
+}
+
+// Sent to a program that ignores it, a crash signal stays ignored.
+TEST(CrashReport, IgnoredSignalSentWithKillStaysIgnored) {
+  struct sigaction ign {}, old {};
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGTRAP, &ign, &old);
+  bool survived = false;
+  test::run_with(1, [&] {
+    raise(SIGTRAP);
+    survived = true;
+  });
+  sigaction(SIGTRAP, &old, nullptr);
+  EXPECT_TRUE(survived);
 }
 
 }  // namespace

@@ -35,6 +35,26 @@ inline std::uint64_t sigset_word(const sigset_t& set) {
   return w;
 }
 
+// The fault address and the registers of the interrupted code, for fatal reports: calls
+// out(name, value) for each register in the order Go's dumpregs prints them (signal_amd64.go).
+inline void sigctxt_each_reg(const void* uctx, void (*out)(const char* name, std::uint64_t v)) {
+  const greg_t* r = static_cast<const ucontext_t*>(uctx)->uc_mcontext.gregs;
+  static constexpr struct {
+    const char* name;
+    int reg;
+  } kRegs[] = {{"rax", REG_RAX}, {"rbx", REG_RBX}, {"rcx", REG_RCX}, {"rdx", REG_RDX},
+               {"rdi", REG_RDI}, {"rsi", REG_RSI}, {"rbp", REG_RBP}, {"rsp", REG_RSP},
+               {"r8", REG_R8},   {"r9", REG_R9},   {"r10", REG_R10}, {"r11", REG_R11},
+               {"r12", REG_R12}, {"r13", REG_R13}, {"r14", REG_R14}, {"r15", REG_R15},
+               {"rip", REG_RIP}, {"rflags", REG_EFL}};
+  for (const auto& k : kRegs) out(k.name, static_cast<std::uint64_t>(r[k.reg]));
+  // cs, gs and fs share one slot: bits 0-15, 16-31 and 32-47.
+  auto seg = static_cast<std::uint64_t>(r[REG_CSGSFS]);
+  out("cs", seg & 0xffff);
+  out("fs", (seg >> 32) & 0xffff);
+  out("gs", (seg >> 16) & 0xffff);
+}
+
 static_assert(kRedZone == URGENT_RED_ZONE, "preempt.S releases the red zone with ret $128");
 
 // Makes the interrupted code "call" fn when the handler returns (Go's pushCall): the
