@@ -27,6 +27,8 @@ namespace {
 constexpr int kActiveSpin = 4;        // rounds of PAUSE spinning (Go: active_spin)
 constexpr int kActiveSpinCount = 30;  // PAUSEs per round (Go: active_spin_cnt)
 constexpr int kPassiveSpin = 1;       // rounds of sched_yield (Go: passive_spin)
+constexpr int kYieldRounds = 16;      // SpinBackoff: rounds of sched_yield before napping
+constexpr long kNapNs = 20'000;       // SpinBackoff: then naps of this long
 }  // namespace
 
 std::int64_t nanotime() {
@@ -106,20 +108,23 @@ void Mutex::unlock_slow(std::uint32_t v) {
   futex_wake(&key_, 1);  // v == 2: somebody may sleep
 }
 
+void SpinBackoff::wait() {
+  if (round_ < kActiveSpin) {
+    procyield(kActiveSpinCount);
+  } else if (round_ < kActiveSpin + kYieldRounds) {
+    sched_yield();
+  } else {
+    timespec nap{0, kNapNs};  // the awaited thread is probably off the CPU: let it run
+    nanosleep(&nap, nullptr);
+  }
+  round_++;
+}
+
 void SpinMutex::lock_slow() {
-  for (int round = 0;; round++) {
+  SpinBackoff backoff;
+  for (;;) {
     // Wait for it to look free before trying again (no cache-line ping-pong meanwhile).
-    while (key_.load(std::memory_order_relaxed)) {
-      if (round < kActiveSpin) {
-        procyield(kActiveSpinCount);
-      } else if (round < kActiveSpin + 16) {
-        sched_yield();
-      } else {
-        timespec nap{0, 20'000};  // the holder is probably preempted: get out of its way
-        nanosleep(&nap, nullptr);
-      }
-      round++;
-    }
+    while (key_.load(std::memory_order_relaxed)) backoff.wait();
     if (!key_.exchange(true, std::memory_order_acquire)) return;
   }
 }

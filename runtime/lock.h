@@ -75,6 +75,19 @@ class CAPABILITY("mutex") SpinMutex {
   std::atomic<bool> key_{false};
 };
 
+// How a thread waits for another one that it cannot sleep on (a spinlock's holder, an M
+// finishing a goroutine's switch): PAUSE spins first, then sched_yield, then 20 µs naps.
+// The naps matter when the awaited thread is off the CPU: preempted by the kernel, or of
+// lower priority than the waiter under SCHED_FIFO, or pinned to the waiter's CPU, where
+// spinning or yielding alone would never let it run.
+class SpinBackoff {
+ public:
+  void wait();
+
+ private:
+  int round_ = 0;
+};
+
 // RAII holder for a Mutex or SpinMutex.
 template <class Lock>
 class URGENT_TSA(scoped_lockable) LockGuardOf {
