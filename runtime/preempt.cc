@@ -164,8 +164,10 @@ bool in_main_text(std::uintptr_t pc) {
 Verdict asyncSafePoint(M* mp, G* gp, const void* uctx, std::uintptr_t pc, std::uintptr_t sp) {
   // Between execute and a switch, G, M and P agree; anything else is the scheduler at work.
   if (gp->m != mp || mp->p == nullptr) return Verdict::kRuntime;
-  // Publishing itself before a switch (publish-before-save, HACKING.md): ctx.sp is null.
-  if (__atomic_load_n(&gp->ctx.sp, __ATOMIC_RELAXED) == nullptr) return Verdict::kRuntime;
+  // The M is scheduling (the goroutine switch's state machine, proc.cc): gp is giving up
+  // the CPU, or the scheduler is choosing what runs next, maybe in code whose pc looks like
+  // the program's (a timer's callback).
+  if (mp->scheduling.load(std::memory_order_relaxed)) return Verdict::kRuntime;
   if (tls_locks_held != 0 || mp->locks != 0) return Verdict::kLocks;
   if (gp->preemptoff != 0) return Verdict::kDisabled;
   if (runtime_text.contains(pc)) return Verdict::kRuntime;

@@ -101,11 +101,75 @@ M* m0 = nullptr;
   fatal("%s called outside urgent::run (no goroutine is running on this thread)", what);
 }
 
-// ---- goroutine status ----
+// ---- the goroutine switch ----
+//
+// One state machine, per M, for giving up the CPU. An M is in one of two states:
+//
+//   running     its current goroutine (m->curg) runs its own code: the SIGURG handler may
+//               preempt it at an async safe point.
+//   scheduling  the scheduler runs on this M (m->scheduling): on the stack of the goroutine
+//               that is giving up the CPU, which stays m->curg until it publishes itself, or
+//               on g0. The SIGURG handler never preempts meanwhile (verdict "runtime"),
+//               whatever the pc: the scheduler runs code whose pc looks like the program's
+//               (timer callbacks, inline functions the linker took from the program's objects).
+//
+//   running --enterScheduler--> scheduling: goschedImpl, gopark, goyield, goexit1,
+//       exitsyscall's slow path. g0 is always scheduling.
+//   scheduling --leaveScheduler--> running: a goroutine resumes from its switch (switchTo
+//       returns into it), starts (goentry), or keeps running after all (gosched found
+//       itself, gopark's unlockf refused, exitsyscall's slow path found an idle P).
+//
+// While its M is scheduling, the goroutine giving up the CPU goes through, in order:
+//   1. markSwitching (ctx.sp = null), then it publishes itself: a run queue, a wait queue
+//      (gopark's unlockf), the free list (goexit1).
+//   2. The scheduler picks the next context. It runs on the leaving goroutine's stack
+//      (schedule(onG0 = false), which never blocks) if that stack has kSchedulerStack bytes
+//      left (roomToSchedule); otherwise, and whenever the M must block (stopm, a locked M,
+//      stop-the-world), on g0 (mloop).
+//   3. switchToNext: execute(next) makes next the M's running goroutine, then switchTo. What
+//      the leaving side cannot finish itself goes to the next context on the M in M fields:
+//        nextg        next published itself but is not saved yet: g0 waits for it
+//                     (waitSaved) and switches to it, never the leaving goroutine (two Ms
+//                     would wait for each other's goroutine)
+//        pending      next is locked to another M: g0 hands it our P (startlockedm)
+//        deadstack    the leaving goroutine exited: whoever runs next caches its stack
+//        exit_locked  the leaving goroutine exited locked to the thread: g0 ends the thread
+//   4. urgent_ctx_switch saves the leaving context: its sp is the last thing written on
+//      that stack, so a resumer that saw it non-null (waitSaved) may run it. Its errno and
+//      exception state stay on its own stack (ThreadState) until it resumes.
+
+// Bytes of goroutine stack the scheduler may use below the frame that calls it (schedule,
+// findRunnable, timers' callbacks, netpoll's event array, the tracer; measured: a few KiB,
+// several times that under ASan). With less left, the scheduler runs on g0.
+#if defined(URGENT_ASAN)
+constexpr std::uintptr_t kSchedulerStack = 128 * 1024;
+#else
+constexpr std::uintptr_t kSchedulerStack = 32 * 1024;
+#endif
+
+[[gnu::always_inline]] inline void enterScheduler(M* mp) {
+  mp->scheduling.store(true, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // before any scheduler code
+}
+
+[[gnu::always_inline]] inline void leaveScheduler(M* mp) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // after all scheduler code
+  mp->scheduling.store(false, std::memory_order_relaxed);
+}
+
+// May the scheduler run on gp's stack, below the caller's frame?
+[[gnu::always_inline]] inline bool roomToSchedule(const G* gp) {
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) - gp->stack_lo >=
+         kSchedulerStack;
+}
 
 void waitSaved(G* gp) {
-  // See the header comment: the G published itself before its switch finished.
-  while (__atomic_load_n(&gp->ctx.sp, __ATOMIC_ACQUIRE) == nullptr) arch::cpu_relax();
+  // See the header comment: the G published itself before its switch finished. Its M may
+  // be off the CPU (preempted by the kernel, or of lower priority under SCHED_FIFO): back
+  // off so that it runs.
+  for (SpinBackoff backoff; __atomic_load_n(&gp->ctx.sp, __ATOMIC_ACQUIRE) == nullptr;) {
+    backoff.wait();
+  }
 }
 
 void markSwitching(G* gp) {
@@ -121,8 +185,6 @@ void unmarkSwitching(G* gp) {
 
 // The body of every goroutine: urgent_gostart calls it on the goroutine's stack.
 [[noreturn]] void goentry(void* arg);
-
-// ---- the context switch ----
 
 // The running context's errno and exception state (runtime2.h, ThreadState), and putting
 // them back on the thread it resumed on.
@@ -163,6 +225,7 @@ void cacheDeadStack(M* mp) {
   M* now = from->m;  // the M we resumed on (set by execute; g0's is fixed)
   restoreThreadState(now, mine);
   cacheDeadStack(now);
+  if (from != &now->g0) leaveScheduler(now);  // a goroutine resumes (g0 keeps scheduling)
 }
 
 // ---- Ps ----
@@ -950,6 +1013,7 @@ void mloop(M* mp) {
   if (next == gp) {  // gosched found itself first: just keep running
     unmarkSwitching(gp);
     execute(mp, gp, inheritTime);
+    leaveScheduler(mp);
     return;
   }
   if (next != nullptr && next->lockedm != nullptr && next->lockedm != mp) {
@@ -969,13 +1033,14 @@ void mloop(M* mp) {
 // next G and switches to it, or to g0 if the M has to block.
 void gswitch(M* mp, G* gp, bool exiting) {
   bool inheritTime = false;
-  G* next = schedule(mp, &inheritTime, false);
+  G* next = roomToSchedule(gp) ? schedule(mp, &inheritTime, false) : nullptr;  // null: on g0
   switchToNext(mp, gp, next, inheritTime, exiting);
 }
 
 [[noreturn]] void goexit1() {
   M* mp = getm();
   G* gp = mp->curg;
+  enterScheduler(mp);
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGdead);
   URGENT_PROBE(go_end, gp->goid);
@@ -1021,6 +1086,7 @@ void goentry(void* arg) {
   M* mp = getm();
   restoreThreadState(mp, ThreadState{0, {nullptr, 0}});  // a new goroutine's own
   cacheDeadStack(mp);
+  leaveScheduler(mp);
   G* gp = static_cast<G*>(arg);
   gp->entry(gp->entry_arg != nullptr ? gp->entry_arg : gp->inline_callable);
   goexit1();
@@ -1315,11 +1381,13 @@ void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
   URGENT_PROBE(go_block, gp->goid, wait_reason_string(reason));
   URGENT_TRACE_EVENT(kGoBlock, gp->goid, static_cast<int>(reason));
   gp->waitsince = coarsetime();  // every park: nanotime's 20 ns would show (pingpong)
+  enterScheduler(mp);
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGwaiting);
   if (unlockf != nullptr && !unlockf(gp, arg)) {
     casgstatus(gp, kGwaiting, kGrunning);
     unmarkSwitching(gp);
+    leaveScheduler(mp);
     // It woke itself: traced as readied by itself and started again, on the same P.
     URGENT_TRACE_EVENT(kGoUnblock, gp->goid, gp->goid);
     traceGoStart(gp, mp->p);
@@ -1333,6 +1401,7 @@ void goyield() {
   M* mp = tls_m;  // read once, before any switch
   G* gp = mp->curg;
   URGENT_TRACE_EVENT(kGoSched, gp->goid);
+  enterScheduler(mp);
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGrunnable);
   mp->curg = nullptr;
@@ -1475,6 +1544,7 @@ void exitsyscall(int err) {
   sched.syscall_exit_slow.fetch_add(1, std::memory_order_relaxed);
   URGENT_PROBE(syscall_exit, gp->goid, 2);
   URGENT_TRACE_EVENT(kGoSysExit, gp->goid, 2);
+  enterScheduler(mp);
   markSwitching(gp);
   casgstatus(gp, kGsyscall, kGrunnable);
   P* pp;
@@ -1488,6 +1558,7 @@ void exitsyscall(int err) {
     acquirep(mp, pp);
     unmarkSwitching(gp);  // never published
     casgstatus(gp, kGrunnable, kGrunning);
+    leaveScheduler(mp);
     traceGoStart(gp, pp);
     errno = err;
     return;
@@ -1821,9 +1892,13 @@ void gosched() {
 namespace rt {
 
 void goschedImpl(M* mp, G* gp) {
+  enterScheduler(mp);
+  bool room = roomToSchedule(gp);  // else the scheduler runs on g0 (gswitch)
   // findRunnable's first step, skipped by the fast path below: run our expired timers (a
   // goroutine yielding in a loop, or preempted, must not starve a sleeper on its P).
-  if (mp->p->timers.timer0when.load(std::memory_order_relaxed) != 0) checkTimers(mp->p, nanotime());
+  if (room && mp->p->timers.timer0when.load(std::memory_order_relaxed) != 0) {
+    checkTimers(mp->p, nanotime());
+  }
   markSwitching(gp);
   casgstatus(gp, kGrunning, kGrunnable);
   mp->curg = nullptr;
@@ -1837,7 +1912,7 @@ void goschedImpl(M* mp, G* gp) {
   {
     SpinGuard lock(sched.lock);
     globrunqput(gp);
-    fast = mp->lockedg == nullptr && !sched.gcwaiting.load(std::memory_order_relaxed) &&
+    fast = room && mp->lockedg == nullptr && !sched.gcwaiting.load(std::memory_order_relaxed) &&
            !sched.shutdown.load(std::memory_order_relaxed);
     if (fast) next = globrunqgetFair(mp->p);
   }

@@ -266,10 +266,15 @@ struct M {
   int locks = 0;                  // [own] >0: acquirem (Go's m.locks): no preemption
   G* lockedg = nullptr;           // [own] lock_os_thread: the G wired to this M
   std::uint32_t locked_ext = 0;   // [own] lock_os_thread nesting count
-  G* pending = nullptr;           // [own] a G that g0 must hand to its locked M
-  G* nextg = nullptr;             // [own] a G that g0 must switch to once it is saved
-  Stack deadstack{0, 0};          // [own] stack of the G that just exited, to cache after
-                                  // the switch off it (switchTo, goentry)
+  // [own; read by the M's own SIGURG handler] The scheduler runs on this M (the goroutine
+  // switch's state machine, proc.cc): never preempt asynchronously meanwhile.
+  std::atomic<bool> scheduling{true};
+  // What a switch carries to the context that runs next on this M (proc.cc, the goroutine
+  // switch), each [own]:
+  G* pending = nullptr;           // a G that g0 must hand to its locked M
+  G* nextg = nullptr;             // a G that g0 must switch to once it is saved
+  Stack deadstack{0, 0};          // stack of the G that just exited, to cache after the switch
+                                  // off it (switchTo, goentry)
   M* schedlink = nullptr;         // [sched] link in sched.midle
   M* alllink = nullptr;           // [const] link in sched.allm
   Note park;                      // sleeps here when idle (stopm)
