@@ -271,6 +271,9 @@ P* pidleget() REQUIRES(sched.lock) {
     // the P from its next short system call (a deviation from Go 1.19, which does that; the
     // P-handoff checker found it as needless handoffs).
     __atomic_store_n(&pp->schedtick, pp->schedtick + 1, __ATOMIC_RELAXED);
+    // sysmon may sleep because every P was idle: this one gets busy (I/O readied a
+    // goroutine, a timer fired, a system call returned), so sysmon must watch it again.
+    sysmonwakeLocked();
   }
   return pp;
 }
@@ -1506,7 +1509,6 @@ bool exitsyscallfast(M* mp, P* oldp) {
     pp = pidleget();
   }
   if (pp == nullptr) return false;
-  sysmonwake();
   acquirep(mp, pp);
   sched.syscall_exit_idle_p.fetch_add(1, std::memory_order_relaxed);
   URGENT_PROBE(syscall_exit, mp->curg->goid, 1);
@@ -1554,7 +1556,6 @@ void exitsyscall(int err) {
     if (pp == nullptr) globrunqput(gp);
   }
   if (pp != nullptr) {
-    sysmonwake();
     acquirep(mp, pp);
     unmarkSwitching(gp);  // never published
     casgstatus(gp, kGrunnable, kGrunning);

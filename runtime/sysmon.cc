@@ -17,8 +17,10 @@
 //     100 µs): Ps stay in step and one wakeup serves them all. On this project's VM every
 //     wakeup costs the interrupted goroutine ~20-30 µs (README, preemption overhead).
 // - When every P is idle (or the world is stopping) it sleeps on sched.sysmonnote until the
-//   next timer, or until woken: entersyscall, an exitsyscall that takes an idle P and
-//   startTheWorld wake it (sysmonwake), as in Go, because a P in a syscall must be watched.
+//   next timer, or until woken: every P that leaves the idle list (pidleget: I/O or a timer
+//   readied a goroutine, a system call returned), entersyscall and startTheWorld wake it
+//   (sysmonwake). Go 1.19 wakes it only for system calls, so a goroutine woken by I/O that
+//   then spins goes unpreempted, and the network unpolled, until sysmon's sleep ends.
 // - retake (Go's rule): a P seen in kPsyscall with the same syscalltick on two
 //   consecutive ticks (on the first if its goroutine is past its 10 ms time slice) is
 //   handed off, unless its run queue is empty, some M spins or some P is idle, and the
@@ -277,8 +279,7 @@ void sysmon_start(int schedtrace_ms, bool scheddetail) {
   started = true;
 }
 
-// Wakes sysmon from sleepWhileIdle (caller holds sched.lock).
-void wakeSleeping() REQUIRES(sched.lock) {
+void sysmonwakeLocked() REQUIRES(sched.lock) {
   if (sched.sysmonwait) {
     sched.sysmonwait = false;
     sched.sysmonwait_hint.store(false, std::memory_order_relaxed);
@@ -292,7 +293,7 @@ void sysmon_stop() {
     // Under sched.lock: sysmon checks `stop` under it before it sleeps in sleepWhileIdle.
     SpinGuard lock(sched.lock);
     stop.store(1);
-    wakeSleeping();
+    sysmonwakeLocked();
   }
   futex_wake(&stop, 1);
   pthread_join(thread, nullptr);
@@ -302,7 +303,7 @@ void sysmon_stop() {
 void sysmonwake() {
   if (!sched.sysmonwait_hint.load(std::memory_order_relaxed)) return;
   SpinGuard lock(sched.lock);
-  wakeSleeping();
+  sysmonwakeLocked();
 }
 
 SysmonStats sysmon_stats() {

@@ -13,6 +13,9 @@ void sysmon_stop();
 // Wakes sysmon if it sleeps because every P was idle (Go's sysmonwait/sysmonnote). Cheap
 // when it does not: one relaxed load.
 void sysmonwake();
+// The same, for a caller that holds sched.lock: pidleget, for every P that leaves the idle
+// list (sysmon must watch a busy P: preempt its goroutine, poll the network for it).
+void sysmonwakeLocked();
 
 struct SysmonStats {
   std::uint64_t ticks;

@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "proc.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -354,6 +355,53 @@ TEST(Sysmon, BacksOffWhileNothingNeedsIt) {
   EXPECT_LE(grown, 10'000);
   EXPECT_GT(ticks, 50u);
   EXPECT_GE(idle_sleeps, 1u);
+}
+
+// sysmon sleeps while every P is idle; a P that gets busy again wakes it. Here the runtime
+// idles until I/O readies a goroutine that spins without calls: only sysmon can preempt it
+// or poll the network for a second goroutine readied by I/O. (Without the wakeup sysmon
+// slept on, up to a minute; with it the second goroutine runs within a slice or two.)
+TEST(Sysmon, WakesWhenAnIdleRuntimeGetsBusyAgain) {
+  int first_fds[2], second_fds[2];
+  ASSERT_EQ(::pipe2(first_fds, O_CLOEXEC | O_NONBLOCK), 0);
+  ASSERT_EQ(::pipe2(second_fds, O_CLOEXEC | O_NONBLOCK), 0);
+  std::atomic<bool> second_ran{false};
+  std::atomic<bool> spinner_gave_up{false};
+  std::thread io;
+  test::run_with(1, [&] {
+    File first = File::adopt(first_fds[0]), second = File::adopt(second_fds[0]);
+    WaitGroup wg;
+    wg.add(2);
+    urgent::go([&] {
+      char b;
+      first.read(&b, 1);
+      // Spin with no calls at all (a clock read would sit in the vdso, where nothing is
+      // preempted), for some seconds at most.
+      for (long i = 0; i < 10'000'000'000 && !second_ran.load(std::memory_order_relaxed); i++) {
+      }
+      spinner_gave_up = !second_ran.load();
+      wg.done();
+    });
+    urgent::go([&] {
+      char b;
+      second.read(&b, 1);
+      second_ran = true;
+      wg.done();
+    });
+    // From outside the runtime: once sysmon sleeps (every P idle), ready the spinner, then
+    // the other one.
+    io = std::thread([&] {
+      while (!rt::sched.sysmonwait_hint.load()) std::this_thread::sleep_for(1ms);
+      if (::write(first_fds[1], "x", 1) != 1) std::abort();
+      std::this_thread::sleep_for(5ms);
+      if (::write(second_fds[1], "x", 1) != 1) std::abort();
+    });
+    wg.wait();
+  });
+  io.join();
+  for (int fd : {first_fds[1], second_fds[1]}) ::close(fd);
+  EXPECT_TRUE(second_ran.load());
+  EXPECT_FALSE(spinner_gave_up.load()) << "the second goroutine waited for the spinner";
 }
 
 // A goroutine in a system call can still run: no deadlock while main waits for it.
