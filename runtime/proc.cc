@@ -1234,8 +1234,13 @@ void startTheWorld(M* mp) {
 
 }  // namespace
 
+// Go's worldsema: one stop-the-world at a time. Others park (they must not block their M:
+// the stopper waits for every P, theirs included).
+std::atomic<std::uint32_t> worldsema{1};
+
 void stopTheWorldAndRun(std::int32_t nprocs, void (*fn)()) {
-  M* mp = getm();
+  semacquire(&worldsema, false, WaitReason::kSemacquire);
+  M* mp = getm();  // (after the park: maybe another M than before)
   acquirem();  // the world-stopper must not be descheduled
   stopTheWorld(mp);
   if (fn != nullptr) fn();
@@ -1245,6 +1250,7 @@ void stopTheWorldAndRun(std::int32_t nprocs, void (*fn)()) {
   }
   startTheWorld(mp);
   releasem();
+  semrelease(&worldsema, false);
 }
 
 namespace {
@@ -1298,6 +1304,7 @@ void resetState() {
   mutex_starvation_entered.store(0);
   newprocs = 0;
   exit_status = 0;
+  worldsema.store(1);  // (a goroutine abandoned while it waited leaves its count behind)
 }
 
 }  // namespace

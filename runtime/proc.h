@@ -89,6 +89,7 @@ void goschedImpl(M* mp, G* gp);
 
 // From a goroutine: stops the world (every P), runs fn on the caller while it is stopped,
 // then starts it again with nprocs Ps (0: as many as before). GOMAXPROCS changes, trace start.
+// One at a time (Go's worldsema): a concurrent caller parks until the first has finished.
 void stopTheWorldAndRun(std::int32_t nprocs, void (*fn)());
 
 // Wakes an idle P with a spinning M if there is an idle P and nobody spins (Go's wakep).

@@ -50,6 +50,7 @@
 #include "proc.h"
 #include "runtime2.h"
 #include "signal_unix.h"
+#include "urgent/mutex.h"
 #include "urgent/trace.h"
 
 namespace urgent::rt {
@@ -115,7 +116,26 @@ struct Tracer {
 };
 
 Tracer tracer;
-Mutex api_lock;  // serializes start/stop/snapshot
+// Serializes start, stop and snapshots: an urgent::Mutex, so that a goroutine waiting for
+// it parks instead of blocking its M (the holder may stop the world, which needs every P,
+// the waiter's too). A caller that is not a goroutine (urgent::run's start and end, a plain
+// thread calling stop) waits for it with SpinBackoff.
+class CAPABILITY("mutex") ApiLock {
+ public:
+  void lock() ACQUIRE() {
+    if (getg() != nullptr) {
+      mu_.lock();
+      return;
+    }
+    for (SpinBackoff backoff; !mu_.try_lock();) backoff.wait();
+  }
+  void unlock() RELEASE() { mu_.unlock(); }
+
+ private:
+  urgent::Mutex mu_;
+};
+ApiLock api_lock;
+using ApiGuard = LockGuardOf<ApiLock>;
 TraceCtx sysmon_ctx;
 std::atomic<std::uint64_t> unbound_lost{0};  // events from a thread with no TraceCtx
 thread_local TraceCtx* tls_trace = nullptr;
@@ -653,7 +673,7 @@ namespace {
 
 // Starts a trace file; from a goroutine, or from urgent::run before goroutine 1 exists.
 bool start_file(const std::string& path, const Options& options, std::string* error) {
-  LockGuard api(api_lock);
+  ApiGuard api(api_lock);
   if (current_mode() != Mode::kNone) {
     *error = "a trace or flight recorder is already on";
     return false;
@@ -693,7 +713,7 @@ bool start(const std::string& path, const Options& options, std::string* error) 
 }
 
 Stats stop() {
-  LockGuard api(api_lock);
+  ApiGuard api(api_lock);
   if (current_mode() != Mode::kFile) return {};
   return stop_file();
 }
@@ -706,7 +726,7 @@ bool start_flight_recorder(const FlightRecorderOptions& options, std::string* er
   std::string why;
   if (error == nullptr) error = &why;
   if (!in_goroutine("urgent::trace::start_flight_recorder", error)) return false;
-  LockGuard api(api_lock);
+  ApiGuard api(api_lock);
   if (current_mode() != Mode::kNone) {
     *error = "a trace or flight recorder is already on";
     return false;
@@ -731,7 +751,7 @@ bool start_flight_recorder(const FlightRecorderOptions& options, std::string* er
 bool write_flight_recorder(const std::string& path, Stats* stats, std::string* error) {
   std::string why;
   if (error == nullptr) error = &why;
-  LockGuard api(api_lock);
+  ApiGuard api(api_lock);
   if (current_mode() != Mode::kFlight) {
     *error = "no flight recorder is on";
     return false;
@@ -768,7 +788,7 @@ bool write_flight_recorder(const std::string& path, Stats* stats, std::string* e
 }
 
 void stop_flight_recorder() {
-  LockGuard api(api_lock);
+  ApiGuard api(api_lock);
   if (current_mode() == Mode::kFlight) stop_flight();
 }
 

@@ -255,6 +255,32 @@ TEST(Gomaxprocs, QueryAndChangeAtRuntime) {
   for (int p : ps_after_grow) EXPECT_LT(p, 4);
 }
 
+// Stop-the-world is serialized (Go's worldsema): goroutines changing GOMAXPROCS at once
+// each get their turn (they used to stop each other's world and wait forever).
+TEST(Gomaxprocs, ConcurrentChangesAreSerialized) {
+  test::Watchdog dog(std::chrono::seconds(60), "concurrent gomaxprocs changes");
+  std::atomic<int> changes{0};
+  int final_procs = 0;
+  run_with(2, [&] {
+    WaitGroup wg;
+    wg.add(4);
+    for (int g = 0; g < 4; g++) {
+      urgent::go([&, g] {
+        for (int i = 0; i < 50; i++) {
+          gomaxprocs(1 + (g + i) % 3);
+          changes++;
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    gomaxprocs(2);
+    final_procs = gomaxprocs(0);
+  });
+  EXPECT_EQ(changes.load(), 200);
+  EXPECT_EQ(final_procs, 2);
+}
+
 TEST(Gomaxprocs, OutsideRunQueriesTheConfiguration) {
   setenv("GOMAXPROCS", "3", 1);
   EXPECT_EQ(gomaxprocs(0), 3);

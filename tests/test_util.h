@@ -3,9 +3,17 @@
 
 #include <urgent/urgent.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace urgent::test {
 
@@ -35,6 +43,42 @@ bool yield_until(Pred pred, long max_yields = 100'000'000) {
   }
   return pred();
 }
+
+// Ends the test program with a message if it is still alive `limit` after construction:
+// for tests whose failure mode is a hang of every M (nothing inside the runtime could
+// report it). Sends SIGQUIT first, so that the goroutine dump shows where it hung.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::seconds limit, const char* what) : what_(what) {
+    thread_ = std::thread([this, limit] {
+      std::unique_lock<std::mutex> l(mu_);
+      if (!cv_.wait_for(l, limit, [this] { return done_; })) {
+        std::fprintf(stderr, "watchdog: %s: still running after %llds\n", what_,
+                     static_cast<long long>(limit.count()));
+        kill(getpid(), SIGQUIT);
+        std::this_thread::sleep_for(std::chrono::seconds(5));
+        std::abort();
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  const char* what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 // Sets an environment variable for the scope of one test (the environment is how a program
 // configures the runtime).

@@ -450,6 +450,37 @@ TEST(FlightRecorder, HoldsOnlyTheWindow) {
   EXPECT_GT(st.events, 0u);
 }
 
+// Goroutines using the tracer's API at once at GOMAXPROCS=2: each call waits for the
+// others' (start stops the world; a waiter that blocked its M instead of parking kept that
+// P from stopping, and both hung).
+TEST(FlightRecorder, ConcurrentApiCallsWaitForEachOther) {
+  test::Watchdog dog(60s, "concurrent tracer API calls");
+  std::atomic<int> started{0}, written{0};
+  run_with(2, [&] {
+    WaitGroup wg;
+    wg.add(3);
+    for (int g = 0; g < 3; g++) {
+      go([&, g] {
+        std::string path = temp_path(("concurrent" + std::to_string(g)).c_str());
+        for (int i = 0; i < 20; i++) {
+          std::string error;
+          if (trace::start_flight_recorder({.window = 10ms}, &error)) started++;
+          if (trace::write_flight_recorder(path, nullptr, &error)) written++;
+          trace::stop_flight_recorder();
+          std::string file = temp_path(("concurrent-file" + std::to_string(g)).c_str());
+          if (trace::start(file, {}, &error)) trace::stop();
+          std::remove(file.c_str());
+        }
+        std::remove(path.c_str());
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_GT(started.load(), 0);
+  EXPECT_GT(written.load(), 0);
+}
+
 // The reader survives any corruption: truncated and bit-flipped copies of a real trace
 // parse or fail with an error, never crash, and what parses can be checked and converted.
 TEST(TraceReader, SurvivesCorruptInput) {
