@@ -25,6 +25,8 @@ using rt::G;
 using rt::Sudog;
 
 void WaitQ::enqueue(Sudog* s) {
+  forgetEarlierRuns();
+  run = rt::current_run();
   s->next = nullptr;
   s->prev = last;
   if (last != nullptr) {
@@ -43,6 +45,7 @@ void WaitQ::remove(Sudog* s) {
 }
 
 Sudog* WaitQ::dequeue() {
+  if (forgetEarlierRuns()) return nullptr;
   for (;;) {
     Sudog* s = first;
     if (s == nullptr) return nullptr;

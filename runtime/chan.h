@@ -5,15 +5,24 @@
 #include <cstdint>
 
 #include "lock.h"
+#include "proc.h"
 #include "runtime2.h"
 #include "urgent/chan.h"
 
 namespace urgent::detail {
 
-// A FIFO of sudogs waiting on one side of a channel (Go's waitq).
+// A FIFO of sudogs waiting on one side of a channel (Go's waitq). A channel may outlive the
+// urgent::run whose goroutines wait in it: `run` says which run its waiters belong to, and
+// waiters of an earlier run (their goroutines and stacks are gone) are dropped unread.
 struct WaitQ {
   rt::Sudog* first = nullptr;
   rt::Sudog* last = nullptr;
+  std::uint32_t run = 0;
+  // Forgets the waiters of an earlier run; true if the queue is now empty.
+  bool forgetEarlierRuns() {
+    if (first != nullptr && run != rt::current_run()) first = last = nullptr;
+    return first == nullptr;
+  }
   void enqueue(rt::Sudog* s);
   // Removes and returns the first waiter that can still be woken: a select waiter whose
   // select already won elsewhere is skipped (Go's dequeue with selectDone).

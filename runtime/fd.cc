@@ -26,6 +26,7 @@
 
 #include "lock.h"
 #include "netpoll.h"
+#include "proc.h"
 #include "sema.h"
 #include "urgent/blocking.h"
 
@@ -87,14 +88,34 @@ void throw_op_error(int err, const std::string& op) {
   throw_error(err, op + ": " + describe(err));
 }
 
+void PollFD::revive() {
+  std::uint32_t now = rt::current_run();
+  if (epoch_.load(std::memory_order_acquire) == now) return;
+  rt::SpinGuard lock(revive_lock_);
+  if (epoch_.load(std::memory_order_relaxed) == now) return;
+  state_.store(state_.load() & kClosed);  // the abandoned operations' references
+  for (urgent::Mutex* mu : {&rmu_, &wmu_, &dmu_}) {
+    mu->~Mutex();  // held by a goroutine that will never unlock it
+    new (mu) urgent::Mutex;
+  }
+  csema_.store(0);
+  epoch_.store(now, std::memory_order_release);
+}
+
+bool PollFD::closed() const {
+  return state_.load() & kClosed;
+}
+
 PollFD::Op::Op(PollFD* fd, const char* name) : fd_(fd) {
+  fd->revive();
   std::uint64_t s = fd->state_.load();
   do {
     if (s & kClosed) throw_error(EBADF, std::string(name) + ": " + fd->closed_msg);
   } while (!fd->state_.compare_exchange_weak(s, s + kRef));
 }
 
-PollFD::PollFD(int fd, const char* msg) : sysfd(fd), closed_msg(msg) {
+PollFD::PollFD(int fd, const char* msg)
+    : sysfd(fd), closed_msg(msg), epoch_(rt::current_run()) {
   struct stat st;
   socket_ = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
   int err = 0;
@@ -214,6 +235,7 @@ int PollFD::accept(sockaddr* addr, socklen_t* len) {
 }
 
 void PollFD::close() {
+  revive();
   // Closed, and one more reference for ourselves (Go's increfAndClose): the PollDesc stays
   // ours while we wake the parked, who fail with closed_msg and drop their references.
   std::uint64_t s = state_.load();
@@ -285,7 +307,7 @@ void File::set_write_deadline(Clock::time_point t) {
 }
 
 int File::fd() const {
-  return fd_ != nullptr ? fd_->sysfd : -1;
+  return fd_ != nullptr && !fd_->closed() ? fd_->sysfd : -1;
 }
 
 std::pair<File, File> pipe() {

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "lock.h"
 #include "urgent/file.h"
 #include "urgent/mutex.h"
 
@@ -53,6 +54,8 @@ struct PollFD {
     return std::forward<F>(f)(sysfd);
   }
 
+  bool closed() const;  // close() was called
+
   const int sysfd;
   const char* const closed_msg;
 
@@ -71,6 +74,10 @@ struct PollFD {
   void decref();
   void destroy();
   void check(int pollerr, const char* op);
+  // The first operation in another urgent::run than the last one's (the File outlived its
+  // run): operations that run's goroutines were abandoned in never finish, so their
+  // references and locks are dropped (the PollDesc forgets them too: netpoll.cc, revive).
+  void revive();
 
   rt::PollDesc* pd_ = nullptr;  // null: not pollable
   bool socket_ = false;         // send(MSG_NOSIGNAL) instead of write
@@ -81,6 +88,8 @@ struct PollFD {
   // csema), so the fd number and a listener's port are free once close() returns.
   std::atomic<std::uint32_t> csema_{0};
   urgent::Mutex rmu_, wmu_, dmu_;  // one reader, one writer, one deadline setter at a time
+  std::atomic<std::uint32_t> epoch_;  // current_run() of the operations in state_ and locks
+  rt::SpinMutex revive_lock_;        // the first operation of a run revives alone
 };
 
 }  // namespace urgent::detail

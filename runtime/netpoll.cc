@@ -16,6 +16,9 @@
 //   harmless because every operation retries its system call until EAGAIN.
 // - Deadlines are runtime timers; their callbacks enforce the deadline *currently* set
 //   (rd/wd), so a timer that fires after the deadline moved does nothing.
+// - A File may outlive its urgent::run: its PollDesc remembers the run it was registered in
+//   (epoch), and the first operation in another one forgets the old run's waiters and
+//   registers it again (revive).
 #include "netpoll.h"
 
 #include <sys/epoll.h>
@@ -47,6 +50,9 @@ struct PollDesc {
   std::atomic<std::int64_t> wd{0};
   Timer rt;  // read deadline timer
   Timer wt;  // write deadline timer
+  // [atomic; changed under lock] current_run() when it was opened or last revived: a File
+  // may outlive its urgent::run (revive).
+  std::atomic<std::uint32_t> epoch{0};
 };
 
 namespace {
@@ -165,6 +171,35 @@ bool readDeadline(void* arg, std::int64_t now) {
 
 bool writeDeadline(void* arg, std::int64_t now) {
   return deadlineFired(static_cast<PollDesc*>(arg), kModeWrite, now);
+}
+
+// A descriptor opened in another urgent::run (its File outlived the run): that run's epoll
+// instance is gone, and so are the goroutines that waited on it. Forget them; inside a run,
+// register the fd with this run's poller (which reports its current readiness) and re-arm
+// the deadlines still set. Every poll_* operation starts here.
+void revive(PollDesc* pd) {
+  std::uint32_t now = current_run();
+  if (pd->epoch.load(std::memory_order_acquire) == now) return;
+  Timer* arm[2] = {nullptr, nullptr};
+  {
+    SpinGuard lock(pd->lock);
+    if (pd->epoch.load(std::memory_order_relaxed) == now) return;
+    pd->rg.store(kPdNil);
+    pd->wg.store(kPdNil);
+    if (runtime_running() && epfd >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.ptr = pd;
+      // (A failure means the program closed the fd under its File: its calls then fail.)
+      epoll_ctl(epfd, EPOLL_CTL_ADD, pd->fd, &ev);
+      if (std::int64_t d = pd->rd.load(); d > 0) (arm[0] = &pd->rt)->when = d;
+      if (std::int64_t d = pd->wd.load(); d > 0) (arm[1] = &pd->wt)->when = d;
+    }
+    pd->epoch.store(now, std::memory_order_release);
+  }
+  for (Timer* t : arm) {
+    if (t != nullptr) addtimer(t);  // idle: timers_fini took them off the old run's heaps
+  }
 }
 
 PollDesc* pdalloc() {
@@ -302,6 +337,7 @@ PollDesc* poll_open(int fd, int* errcode) {
   pd->rt.arg = pd;
   pd->wt.f = writeDeadline;
   pd->wt.arg = pd;
+  pd->epoch.store(current_run(), std::memory_order_release);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = pd;
@@ -314,6 +350,7 @@ PollDesc* poll_open(int fd, int* errcode) {
 }
 
 void poll_close(PollDesc* pd) {
+  revive(pd);
   if (!pd->closing.load()) fatal("runtime: close polldesc w/o unblock");
   if (pd->rg.load() > kPdWait || pd->wg.load() > kPdWait)
     fatal("runtime: blocked read/write on closing polldesc");
@@ -326,6 +363,7 @@ void poll_close(PollDesc* pd) {
 }
 
 PollError poll_reset(PollDesc* pd, int mode) {
+  revive(pd);
   PollError err = netpollcheckerr(pd, mode);
   if (err != kPollNoError) return err;
   // Readiness left from before is stale: the caller tries its system call first anyway.
@@ -335,6 +373,7 @@ PollError poll_reset(PollDesc* pd, int mode) {
 }
 
 PollError poll_wait(PollDesc* pd, int mode) {
+  revive(pd);
   PollError err = netpollcheckerr(pd, mode);
   if (err != kPollNoError) return err;
   while (!netpollblock(pd, mode)) {
@@ -346,6 +385,7 @@ PollError poll_wait(PollDesc* pd, int mode) {
 }
 
 void poll_set_deadline(PollDesc* pd, std::int64_t when, int mode) {
+  revive(pd);
   Timer& t = mode == kModeRead ? pd->rt : pd->wt;
   std::atomic<std::int64_t>& d = mode == kModeRead ? pd->rd : pd->wd;
   std::int64_t now = nanotime();
@@ -372,6 +412,7 @@ void poll_set_deadline(PollDesc* pd, std::int64_t when, int mode) {
 }
 
 void poll_unblock(PollDesc* pd) {
+  revive(pd);
   G* rg;
   G* wg;
   {

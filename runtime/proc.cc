@@ -68,6 +68,7 @@ namespace urgent::rt {
 
 Sched sched;
 LatencyHistogram sched_latency;
+std::atomic<std::uint32_t> run_epoch{0};
 thread_local constinit std::uint8_t tls_trackseq = 0;
 P* allp[kMaxGomaxprocs];
 std::atomic<std::int32_t> gomaxprocs_now{0};
@@ -1788,6 +1789,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   if (!running.compare_exchange_strong(expected, true)) {
     fatal("urgent::run: the runtime is already running in this process");
   }
+  run_epoch.fetch_add(1, std::memory_order_relaxed);  // odd: this run is on
   Config cfg = read_config();
   log::set_level(cfg.log_level);
   sched_latency.reset();
@@ -1881,7 +1883,10 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   netpollfini();
   signal_fini();
   panic_fini();
+  sema_fini();    // waiters abandoned with their goroutines
+  timers_fini();  // before resetState frees the Ps
   resetState();
+  run_epoch.fetch_add(1, std::memory_order_relaxed);  // even: the run's waiters are stale
   stackfini();
   running.store(false, std::memory_order_release);
   return status;

@@ -130,6 +130,15 @@ G* allg_at(std::int64_t i);
 // True between urgent::run's start and its return.
 bool runtime_running();
 
+// Changes at every urgent::run's start and end (odd while a run is on). Wait queues that
+// live in the program's objects (a channel's, a Cond's, a File's PollDesc) remember the
+// epoch of their waiters: waiters of another epoch were abandoned with their goroutines when
+// their run returned, and are forgotten, never touched.
+extern std::atomic<std::uint32_t> run_epoch;
+inline std::uint32_t current_run() {
+  return run_epoch.load(std::memory_order_relaxed);
+}
+
 // Prints Go's scheduler trace to stderr (GODEBUG=schedtrace, sysmon calls it): one SCHED
 // line with the global state and the local run queue lengths, or, detailed
 // (scheddetail=1), the same plus one line per P, M and G, in Go's format.

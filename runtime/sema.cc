@@ -124,12 +124,37 @@ void semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
   if (handed) goyield();
 }
 
+namespace {
+// With l->lock held: forgets the waiters and tickets of an earlier run.
+void forgetEarlierRuns(NotifyList* l) REQUIRES(l->lock) {
+  std::uint32_t run = current_run();
+  if (l->run.load(std::memory_order_relaxed) == run) return;
+  l->head = l->tail = nullptr;
+  l->notify = l->wait.load();
+  l->run.store(run, std::memory_order_relaxed);
+}
+}  // namespace
+
+void sema_fini() {
+  for (SemaRoot& root : semtable) {
+    SpinGuard lock(root.lock);
+    root.head = root.tail = nullptr;
+    root.nwait.store(0);
+  }
+}
+
 std::uint32_t notifyListAdd(NotifyList* l) {
+  // The first ticket of a run comes after every earlier run's: those are notified already.
+  if (l->run.load(std::memory_order_relaxed) != current_run()) {
+    SpinGuard lock(l->lock);
+    forgetEarlierRuns(l);
+  }
   return l->wait.fetch_add(1);
 }
 
 void notifyListWait(NotifyList* l, std::uint32_t t) {
   l->lock.lock();
+  forgetEarlierRuns(l);
   if (ticketLess(t, l->notify)) {  // already notified
     l->lock.unlock();
     return;
@@ -151,6 +176,7 @@ void notifyListNotifyAll(NotifyList* l) {
   Sudog* s;
   {
     SpinGuard lock(l->lock);
+    forgetEarlierRuns(l);
     s = l->head;
     l->head = l->tail = nullptr;
     l->notify = l->wait.load();
@@ -168,6 +194,7 @@ void notifyListNotifyOne(NotifyList* l) {
   Sudog* found = nullptr;
   {
     SpinGuard lock(l->lock);
+    forgetEarlierRuns(l);
     std::uint32_t t = l->notify;
     if (t == l->wait.load()) return;
     l->notify = t + 1;

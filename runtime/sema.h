@@ -20,12 +20,15 @@ void semrelease(std::atomic<std::uint32_t>* addr, bool handoff);
 
 // Go's notifyList: a ticket per waiter, so that notifications are FIFO and none is lost
 // between registering (add) and sleeping (wait).
+// Like a channel's wait queues, a Cond may outlive its urgent::run: `run` [lock] is the run
+// of its waiters and tickets; a later run forgets them (as if all had been notified).
 struct NotifyList {
   std::atomic<std::uint32_t> wait{0};  // ticket of the next waiter
   std::uint32_t notify = 0;            // ticket of the next to be notified [lock]
   SpinMutex lock;
   Sudog* head = nullptr;
   Sudog* tail = nullptr;
+  std::atomic<std::uint32_t> run{0};
 };
 
 std::uint32_t notifyListAdd(NotifyList* l);
@@ -35,6 +38,10 @@ void notifyListNotifyAll(NotifyList* l);
 
 // Times a sync.Mutex waiter decided to switch its mutex to starvation mode (SchedStats).
 extern std::atomic<std::uint64_t> mutex_starvation_entered;
+
+// At the end of urgent::run: forgets every waiter in the semaphore table (their goroutines
+// are abandoned), so that the next run's semaphores never touch them.
+void sema_fini();
 
 // Parks the running goroutine after releasing `lock` (Go's goparkunlock).
 void goparkunlock(SpinMutex* lock, WaitReason reason);

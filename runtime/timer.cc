@@ -199,6 +199,20 @@ std::int64_t nextTimerWhen() {
   return next;
 }
 
+void timers_fini() {
+  for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
+    TimerHeap& th = allp[i]->timers;
+    SpinGuard lock(th.timerslock);
+    for (Timer* t : th.heap) {
+      t->pp = nullptr;
+      t->index = -1;
+      t->status.store(kTimerIdle, std::memory_order_release);
+    }
+    th.heap.clear();
+    updateTimer0(th);
+  }
+}
+
 void moveTimers(P* from, P* to) {
   SpinGuard a(from->timers.timerslock);
   SpinGuard b(to->timers.timerslock);

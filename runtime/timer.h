@@ -93,6 +93,10 @@ std::int64_t checkTimers(P* pp, std::int64_t now);
 std::int64_t nextTimerWhen();
 // Moves a destroyed P's timers to `to` (procresize).
 void moveTimers(P* from, P* to);
+// At the end of urgent::run, before its Ps are freed: takes every pending timer off its heap
+// (idle again), so that a timer that outlives the run (a Timer object destroyed later) never
+// touches a freed P, and can be armed again in a later run.
+void timers_fini();
 // A timer firing at `when` was added: make sure an M will be awake then (Go's
 // wakeNetPoller, proc.cc).
 void wakeNetPoller(std::int64_t when);

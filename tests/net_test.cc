@@ -348,6 +348,23 @@ TEST(FilePipe, LastHandleClosesTheFd) {
   EXPECT_EQ(fcntl(wfd, F_GETFD), -1);
 }
 
+// After close() a File has no fd (os.File.Fd returns -1 then too), in every copy: the
+// number may already belong to another file.
+TEST(FilePipe, FdAfterCloseIsMinusOne) {
+  int before = -2, after = -2, copy_after = -2;
+  run_with(1, [&] {
+    auto [r, w] = urgent::pipe();
+    File copy = r;
+    before = r.fd();
+    r.close();
+    after = r.fd();
+    copy_after = copy.fd();
+  });
+  EXPECT_GE(before, 0);
+  EXPECT_EQ(after, -1);
+  EXPECT_EQ(copy_after, -1);
+}
+
 TEST(FilePipe, WriteToAClosedReaderIsEpipeNotSigpipe) {
   SigpipeCounter sig;
   Failure f;

@@ -3,6 +3,7 @@
 #include <urgent/urgent.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
