@@ -1128,12 +1128,7 @@ void stopTheWorld(M* mp) {
     sched.stopwait--;
     // Stop Ps in a system call: their Ms find them gone when the call returns.
     for (std::int32_t i = 0; i < gomaxprocs_now.load(); i++) {
-      P* pp = allp[i];
-      std::uint32_t expected = kPsyscall;
-      if (pp->status.compare_exchange_strong(expected, kPgcstop)) {
-        pp->syscalltick++;
-        sched.stopwait--;
-      }
+      if (stopSyscallP(allp[i])) sched.stopwait--;
     }
     while (P* pp = pidleget()) {  // stop idle Ps
       pp->status.store(kPgcstop);
@@ -1438,6 +1433,26 @@ bool orphaned(M* mp) {
 }
 }  // namespace
 
+// entersyscall's half of its handshake with stopTheWorld (Dekker's): publish pp as in a
+// system call, then look whether the world is stopping. stopTheWorld does the mirror image:
+// gcwaiting = true, then stopSyscallP on every P. Each side stores, then loads what the other
+// stored, so both must be sequentially consistent (the store is an XCHG on x86, a full
+// barrier, as Go's atomic.Store): with a plain store the load could pass it (StoreLoad
+// reordering), each side missed the other, and the world waited for the call to return.
+bool publishSyscallP(P* pp) {
+  pp->status.store(kPsyscall, std::memory_order_seq_cst);
+  return sched.gcwaiting.load(std::memory_order_seq_cst);
+}
+
+bool stopSyscallP(P* pp) {
+  std::uint32_t expected = kPsyscall;
+  if (!pp->status.compare_exchange_strong(expected, kPgcstop, std::memory_order_seq_cst)) {
+    return false;
+  }
+  pp->syscalltick++;  // the M returning from the call finds its P gone
+  return true;
+}
+
 // The running goroutine enters a system call: it keeps its M, and its P stays attached in
 // kPsyscall so that a short call gets it back with one CAS (Go's reentersyscall).
 static void entersyscallCommon(M* mp, G* gp) {
@@ -1453,15 +1468,13 @@ static void entersyscallCommon(M* mp, G* gp) {
   pp->m = nullptr;
   mp->oldp = pp;
   mp->p = nullptr;
-  pp->status.store(kPsyscall, std::memory_order_release);
+  bool stopping = publishSyscallP(pp);
   mp->sysstate.store(kInSyscall, std::memory_order_release);
   sysmonwake();  // sysmon may be asleep (every P was idle): a syscall P must be watched
-  if (sched.gcwaiting.load()) {
+  if (stopping) {
     // The world is stopping: a P in a syscall counts as stopped (Go's entersyscall_gcwait).
     SpinGuard lock(sched.lock);
-    std::uint32_t expected = kPsyscall;
-    if (sched.stopwait > 0 && pp->status.compare_exchange_strong(expected, kPgcstop)) {
-      pp->syscalltick++;
+    if (sched.stopwait > 0 && stopSyscallP(pp)) {
       if (--sched.stopwait == 0) sched.stopnote.wakeup();
     }
   }

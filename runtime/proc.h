@@ -110,6 +110,12 @@ void incidlelocked(std::int32_t v);
 // for them) and the rest locally (Go's injectglist).
 void injectglist(GList* list);
 
+// The two halves of the handshake between entersyscall and stop-the-world (proc.cc): publish
+// pp as in a system call, then report whether the world is stopping; take a P in a system
+// call for a stopping world (false if it is not in one).
+bool publishSyscallP(P* pp);
+bool stopSyscallP(P* pp);
+
 // The running goroutine enters / leaves a system call (urgent/blocking.h).
 bool entersyscall();
 bool entersyscallblock();
