@@ -179,6 +179,11 @@ Hchan* makechan(const ElemType* t, std::size_t cap) {
   return c;
 }
 
+Hchan* makechan_signed(const ElemType* t, long long cap) {
+  if (cap < 0) throw Panic("makechan: size out of range");
+  return makechan(t, static_cast<std::size_t>(cap));
+}
+
 void chanref(Hchan* c) {
   c->refs.fetch_add(1, std::memory_order_relaxed);
 }

@@ -108,6 +108,30 @@ TEST(Chan, ClosePanics) {
                                             "close of nil channel", "send on closed channel"}));
 }
 
+// Chan<T>(0) is make(chan T, 0), not the nil channel: any integer is a capacity, nullptr
+// the nil channel, a negative capacity Go's panic.
+TEST(Chan, IntegerCapacitiesAndTheNilChannel) {
+  std::vector<std::size_t> caps;
+  std::vector<bool> nils;
+  std::string negative;
+  run_with(1, [&] {
+    Chan<int> zero(0), three(3u), big(std::size_t{1000}), dflt, nil(nullptr);
+    for (const Chan<int>* c : {&zero, &three, &big, &dflt, &nil}) {
+      caps.push_back(c->cap());
+      nils.push_back(c->is_nil());
+    }
+    EXPECT_TRUE(zero.try_send(1) == false);  // unbuffered, nobody receiving: would block
+    try {
+      Chan<int> bad(-1);
+    } catch (const Panic& p) {
+      negative = p.what();
+    }
+  });
+  EXPECT_EQ(caps, (std::vector<std::size_t>{0, 3, 1000, 0, 0}));
+  EXPECT_EQ(nils, (std::vector<bool>{false, false, false, false, true}));
+  EXPECT_EQ(negative, "makechan: size out of range");
+}
+
 TEST(Chan, BlockedSenderPanicsWhenClosed) {
   std::string msg;
   run_with(2, [&] {

@@ -2,6 +2,7 @@
 // `chan T`; a null handle (Chan<T>(nullptr)) is Go's nil channel.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <iterator>
 #include <new>
@@ -28,6 +29,8 @@ inline constexpr ElemType kElemType{
     [](void* p) { static_cast<T*>(p)->~T(); }};
 
 Hchan* makechan(const ElemType* t, std::size_t cap);
+// make(chan T, cap) with a signed cap: negative panics as in Go ("makechan: size out of range").
+Hchan* makechan_signed(const ElemType* t, long long cap);
 void chanref(Hchan* c);
 void chanunref(Hchan* c);
 // Blocking send: moves *elem into the channel. Throws Panic on a closed channel; blocks
@@ -62,10 +65,24 @@ struct Slot {
 template <class T>
 class Chan {
   static_assert(std::is_move_constructible_v<T>, "channel elements must be movable");
+  // The runtime moves and destroys elements while it holds the channel's lock (straight
+  // from the sender's stack to the receiver's): an exception there would leave the lock
+  // held and the channel's queues half updated. Wrap such a T in std::unique_ptr.
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "urgent::Chan<T>: T's move constructor must be noexcept (the runtime moves "
+                "elements under the channel's lock); use a std::unique_ptr<T> instead");
+  static_assert(std::is_nothrow_destructible_v<T>,
+                "urgent::Chan<T>: T's destructor must be noexcept (the runtime destroys "
+                "elements under the channel's lock)");
 
  public:
-  // A new channel with room for `cap` buffered values (0: unbuffered, as make(chan T)).
-  explicit Chan(std::size_t cap = 0) : c_(detail::makechan(&detail::kElemType<T>, cap)) {}
+  // An unbuffered channel (make(chan T)).
+  Chan() : c_(detail::makechan(&detail::kElemType<T>, 0)) {}
+  // A new channel with room for `cap` buffered values (0: unbuffered, as make(chan T, 0)).
+  // A negative cap panics: Panic("makechan: size out of range"). (Any integer type, so that
+  // Chan<T>(0) means a capacity, not the nil channel.)
+  template <std::integral I>
+  explicit Chan(I cap) : c_(make(cap)) {}
   // The nil channel: sends and receives block forever, a select case on it never fires,
   // close panics.
   Chan(std::nullptr_t) : c_(nullptr) {}
@@ -143,6 +160,14 @@ class Chan {
   detail::Hchan* raw() const { return c_; }
 
  private:
+  template <class I>
+  static detail::Hchan* make(I cap) {
+    if constexpr (std::is_signed_v<I>) {
+      return detail::makechan_signed(&detail::kElemType<T>, static_cast<long long>(cap));
+    } else {
+      return detail::makechan(&detail::kElemType<T>, static_cast<std::size_t>(cap));
+    }
+  }
   detail::Hchan* c_;
 };
 
