@@ -73,7 +73,7 @@ namespace {
 // Parks on q with the channel unlocked atomically; returns the sudog's success.
 bool parkOn(Hchan* c, WaitQ* q, void* elem, rt::WaitReason reason) {
   Sudog s;
-  s.g = rt::getg();
+  s.g = rt::getg_to_park(reason);
   s.elem = elem;
   s.c = c;
   s.g->param = nullptr;

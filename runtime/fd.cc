@@ -278,6 +278,7 @@ std::int64_t nanotime_of(File::Clock::time_point t) {
 }  // namespace
 
 File File::adopt(int fd) {
+  rt::require_run("urgent::File::adopt");
   if (fd < 0) detail::throw_error(EBADF, "adopt: invalid fd");
   return File(std::make_shared<detail::PollFD>(fd, "use of closed file"));
 }
@@ -311,6 +312,7 @@ int File::fd() const {
 }
 
 std::pair<File, File> pipe() {
+  rt::require_run("urgent::pipe");
   int fds[2];
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) detail::throw_op_error(errno, "pipe");
   File r = File::adopt(fds[0]);

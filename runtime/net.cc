@@ -23,6 +23,7 @@
 
 #include "fd.h"
 #include "lock.h"
+#include "proc.h"
 #include "timer.h"
 #include "urgent/sys.h"
 
@@ -220,6 +221,7 @@ int Listener::port() const {
 }
 
 Listener listen(std::string_view address) {
+  rt::require_run("urgent::net::listen");
   const std::string op = "listen";
   HostPort hp = split(op, address);
   int fd = -1;
@@ -257,6 +259,7 @@ Listener listen(std::string_view address) {
 }
 
 Conn dial(std::string_view address, std::chrono::nanoseconds timeout) {
+  rt::require_run("urgent::net::dial");
   const std::string op = "dial";
   HostPort hp = split(op, address);
   AddrInfo ai;

@@ -16,7 +16,7 @@
 #include <mutex>
 
 #include "observer.h"
-#include "signal_unix.h"
+#include "proc.h"
 #include "trace_format.h"
 
 namespace urgent::rt {
@@ -60,7 +60,7 @@ void observe_run_start(bool enabled) {
     observer = std::move(o);
   }
   stop.store(false);
-  if (create_thread_signals_blocked(&drainer, nullptr, drain, nullptr) != 0) {
+  if (start_helper_thread(&drainer, drain, nullptr) != 0) {
     std::fprintf(stderr, "urgent: URGENT_BPF=1: cannot start its thread; running without\n");
     std::lock_guard<std::mutex> lock(mu);
     observer.reset();
@@ -79,7 +79,7 @@ void observe_run_end(bool traced) {
     if (observer == nullptr) return;
   }
   stop.store(true);
-  pthread_join(drainer, nullptr);
+  join_helper_thread(drainer);
   std::lock_guard<std::mutex> lock(mu);
   if (!traced) {
     const bpf::Observations& o = observer->collect();

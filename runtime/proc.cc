@@ -26,6 +26,7 @@
 #include "proc.h"
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -38,6 +39,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -83,6 +85,8 @@ constexpr std::size_t kG0StackSize = 1 << 20;  // pthread stack of each M (g0)
 constexpr unsigned long kTimerSlackNs = 1000;  // Ms' timer slack (see minit)
 
 std::atomic<bool> running{false};
+std::atomic<int> helper_threads{0};  // start_helper_thread's threads, alive
+std::atomic<int> orphans_alive{0};   // orphaned Ms (any run's) whose call has not returned
 std::int64_t runtimeInitTime = 0;  // nanotime() when sysmon starts (schedtrace's 0 ms)
 bool main_started = false;         // [own by M0 before any other M exists]
 std::int32_t newprocs = 0;         // [sched] GOMAXPROCS requested by gomaxprocs(), for procresize
@@ -98,9 +102,51 @@ std::atomic<std::int64_t> allglen_{0};
 
 M* m0 = nullptr;
 
-[[noreturn]] void outside_runtime(const char* what) {
+}  // namespace
+
+void outside_runtime(const char* what) {
+  if (runtime_running()) {
+    fatal("%s called on a thread that runs no goroutine (a thread the program started "
+          "itself: only goroutines may block in urgent)",
+          what);
+  }
   fatal("%s called outside urgent::run (no goroutine is running on this thread)", what);
 }
+
+void require_run(const char* what) {
+  if (!runtime_running()) outside_runtime(what);
+}
+
+G* getg_to_park(WaitReason reason) {
+  G* gp = getg();
+  if (gp == nullptr) outside_runtime(blocking_call_name(reason));
+  return gp;
+}
+
+const char* blocking_call_name(WaitReason r) {
+  switch (r) {
+    case WaitReason::kChanReceive:
+    case WaitReason::kChanReceiveNilChan: return "urgent::Chan::recv";
+    case WaitReason::kChanSend:
+    case WaitReason::kChanSendNilChan: return "urgent::Chan::send";
+    case WaitReason::kSelect:
+    case WaitReason::kSelectNoCases: return "urgent::select";
+    case WaitReason::kSyncMutexLock: return "urgent::Mutex::lock";
+    case WaitReason::kSyncRWMutexRLock: return "urgent::RWMutex::lock_shared";
+    case WaitReason::kSyncRWMutexLock: return "urgent::RWMutex::lock";
+    case WaitReason::kSyncWaitGroupWait: return "urgent::WaitGroup::wait";
+    case WaitReason::kSyncCondWait: return "urgent::Cond::wait";
+    case WaitReason::kSleep: return "urgent::sleep_for";
+    case WaitReason::kIOWait: return "urgent::File or urgent::net I/O";
+    case WaitReason::kSemacquire: return "a blocking urgent call (semacquire)";
+    case WaitReason::kLockOSThreadHandoff:
+    case WaitReason::kTestPark:
+    case WaitReason::kZero: break;
+  }
+  return "gopark";
+}
+
+namespace {
 
 // ---- the goroutine switch ----
 //
@@ -392,12 +438,47 @@ void newm(P* pp, bool spinning, std::int64_t id) {
   sched.threads_created.fetch_add(1, std::memory_order_relaxed);
 }
 
+// The threads of this process, from /proc/self/stat (num_threads, the 20th field, after
+// the command name in parentheses, which may hold anything). -1 if it cannot be read.
+int processThreads() {
+  char buf[1024];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');
+  for (int field = 2; p != nullptr && field < 20; field++) p = std::strchr(p + 1, ' ');
+  return p != nullptr ? std::atoi(p + 1) : -1;
+}
+
+// Threads the runtime knows of: its Ms, its helper threads (sysmon, the tracer's writer,
+// the observer's reader), the Ms of earlier runs still stuck in a system call, and the
+// sanitizer's own (ThreadSanitizer starts one with the first thread).
+int runtimeThreads() REQUIRES(sched.lock) {
+#if defined(URGENT_TSAN)
+  constexpr int kSanitizerThreads = 1;
+#else
+  constexpr int kSanitizerThreads = 0;
+#endif
+  return static_cast<int>(mcount()) + helper_threads.load() + orphans_alive.load() +
+         kSanitizerThreads;
+}
+
+}  // namespace
+
 // Called whenever an M goes idle (Go's checkdead): if no M is left running and no timer is
 // pending, no goroutine can ever run again, so the program is deadlocked: report it as Go
 // does and exit with status 2. An M in a system call or blocked in netpoll is not idle (it
 // is not on sched.midle), and the last M blocks in netpoll instead of stopping while
-// goroutines wait on the poller, so both count as able to run.
+// goroutines wait on the poller, so both count as able to run. Neither can a thread the
+// program started itself (a std::thread that will send on a channel) be seen waiting: while
+// the process has threads that are not the runtime's, the report waits (deadlock_deferred),
+// and sysmon checks again every kDeadlockRecheckNs until they are gone (as Go does not
+// report deadlocks while cgo may call in).
 void checkdead() REQUIRES(sched.lock) {
+  sched.deadlock_deferred.store(false, std::memory_order_relaxed);
   if (sched.shutdown.load()) return;
   std::int64_t run = mcount() - sched.nmidle - sched.nmidlelocked;
   if (run > 0) return;
@@ -419,9 +500,26 @@ void checkdead() REQUIRES(sched.lock) {
       default: break;
     }
   }
+  if (processThreads() > runtimeThreads()) {
+    sched.deadlock_deferred.store(true, std::memory_order_relaxed);  // one may ready a G
+    return;
+  }
   if (waiting == 0) fatal("no goroutines (main called runtime.Goexit) - deadlock!");
   fatal("all goroutines are asleep - deadlock!");
 }
+
+int start_helper_thread(pthread_t* thread, void* (*fn)(void*), void* arg) {
+  int err = create_thread_signals_blocked(thread, nullptr, fn, arg);
+  if (err == 0) helper_threads.fetch_add(1);
+  return err;
+}
+
+void join_helper_thread(pthread_t thread) {
+  pthread_join(thread, nullptr);
+  helper_threads.fetch_sub(1);
+}
+
+namespace {
 
 // Stops the current M until it is handed a P (Go's stopm). Returns without a P only when
 // the runtime shuts down.
@@ -1362,10 +1460,12 @@ G* globrunqget(P* pp, std::int32_t max) {
 }
 
 std::uint32_t fastrand() {
-  // wyrand, per M.
+  // wyrand, per M (per thread on a thread that is not an M: select from a plain thread).
+  thread_local std::uint64_t plain_thread_state = 0x9E3779B97F4A7C15ull;
   M* mp = getm();
-  mp->fastrand += 0xa0761d6478bd642full;
-  __uint128_t r = static_cast<__uint128_t>(mp->fastrand) * (mp->fastrand ^ 0xe7037ed1a0b428dbull);
+  std::uint64_t& state = mp != nullptr ? mp->fastrand : plain_thread_state;
+  state += 0xa0761d6478bd642full;
+  __uint128_t r = static_cast<__uint128_t>(state) * (state ^ 0xe7037ed1a0b428dbull);
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(r >> 64) ^
                                     static_cast<std::uint64_t>(r));
 }
@@ -1379,9 +1479,8 @@ void wakep() {
 }
 
 void gopark(UnlockFn unlockf, void* arg, WaitReason reason) {
-  M* mp = getm();
-  G* gp = mp ? mp->curg : nullptr;
-  if (gp == nullptr) outside_runtime("gopark");
+  G* gp = getg_to_park(reason);
+  M* mp = gp->m;
   if (mp->locks != 0) fatal("gopark: holding runtime locks");
   gp->waitreason = reason;
   URGENT_PROBE(go_block, gp->goid, wait_reason_string(reason));
@@ -1417,7 +1516,15 @@ void goyield() {
 
 void goready(G* gp) {
   M* mp = getm();
-  if (mp == nullptr || mp->p == nullptr) outside_runtime("goready");
+  if (mp == nullptr || mp->p == nullptr) {
+    // A thread with no P (one the program started, sending on a channel or unlocking a
+    // Mutex): to the global queue, with an M for it if a P is idle (injectglist).
+    if (!runtime_running()) outside_runtime("goready");
+    GList list;
+    list.push(gp);
+    injectglist(&list);
+    return;
+  }
   casgstatus(gp, kGwaiting, kGrunnable);
   URGENT_PROBE(go_unblock, gp->goid, mp->curg != nullptr ? mp->curg->goid : 0);
   URGENT_TRACE_EVENT(kGoUnblock, gp->goid, mp->curg != nullptr ? mp->curg->goid : 0);
@@ -1544,6 +1651,7 @@ void exitsyscall(int err) {
   // urgent::run returned while we were in the call: nothing but this M and the goroutine's
   // stack still exists for us. Leave the thread without unwinding anything.
   if (mp->sysstate.exchange(kNotInSyscall, std::memory_order_acq_rel) == kOrphaned) {
+    orphans_alive.fetch_sub(1);
     syscall(SYS_exit, 0);
   }
   G* gp = mp->curg;
@@ -1864,10 +1972,12 @@ int run_main(void (*entry)(void*, int*), void* arg) {
       for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
         if (mp == m0 || mp->exited || orphaned(mp)) continue;
         std::uint32_t expected = kInSyscall;
+        orphans_alive.fetch_add(1);  // (before: its call may return right after the CAS)
         if (mp->sysstate.compare_exchange_strong(expected, kOrphaned)) {
           stack_keep(mp->curg->stack_lo);
           continue;
         }
+        orphans_alive.fetch_sub(1);
         all = false;
       }
       // A goroutine that never calls into urgent keeps its M in its loop: preempt it.

@@ -70,6 +70,17 @@ inline void casgstatus(G* gp, std::uint32_t from, std::uint32_t to) {
   gp->atomicstatus.store(to, std::memory_order_release);
 }
 
+// A fatal error for a call that needs a goroutine, made from a thread that runs none:
+// `what called outside urgent::run` or `... on a thread that runs no goroutine`.
+[[noreturn]] void outside_runtime(const char* what);
+// For calls that need a running runtime but not a goroutine (making a File: the poller
+// exists only inside urgent::run): the fatal error outside one.
+void require_run(const char* what);
+// The public call that parks for `reason` ("urgent::Chan::recv"), for that error.
+const char* blocking_call_name(WaitReason reason);
+// The running goroutine, about to park for `reason`; the fatal error if there is none.
+G* getg_to_park(WaitReason reason);
+
 // Parks the running goroutine (Go's gopark). After its status is kGwaiting, unlockf(gp,
 // arg) runs (if given); if it returns false the goroutine keeps running instead.
 using UnlockFn = bool (*)(G* gp, void* arg);
@@ -101,6 +112,19 @@ void startm(P* pp, bool spinning);
 // Hands off pp, which no M holds (kPidle), from an M that blocks or from sysmon's retake:
 // an M runs it if it has work, else it goes idle (Go's handoffp).
 void handoffp(P* pp);
+// Go's checkdead (proc.cc): reports a deadlock if no M can run and no timer is pending, or
+// defers the report (sched.deadlock_deferred) while the process has threads the runtime
+// does not know (one may still ready a goroutine). sysmon calls it again meanwhile.
+void checkdead() REQUIRES(sched.lock);
+// How often sysmon runs a deferred checkdead again.
+inline constexpr std::int64_t kDeadlockRecheckNs = 100'000'000;
+
+// The runtime's threads that are not Ms (sysmon, the tracer's writer, the observer's
+// reader): created with every signal blocked and counted, so that checkdead can tell them
+// from the program's own threads.
+int start_helper_thread(pthread_t* thread, void* (*fn)(void*), void* arg);
+void join_helper_thread(pthread_t thread);
+
 // Adds v to the count of idle Ms locked to a goroutine (Go's incidlelocked); sysmon uses -1
 // and +1 around a retake to count itself as a running M meanwhile. Runs checkdead when v > 0.
 void incidlelocked(std::int32_t v);

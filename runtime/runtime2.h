@@ -397,6 +397,9 @@ struct Sched {
   // sysmon (sysmon.cc). sysmonwait: it sleeps on sysmonnote until woken (every P was idle);
   // whoever finds it set (under sched.lock) clears it and wakes the note.
   bool sysmonwait GUARDED_BY(lock) = false;
+  // [sched writes] checkdead found every goroutine asleep while threads the runtime does not
+  // know existed: sysmon runs it again until they are gone (proc.cc, checkdead).
+  std::atomic<bool> deadlock_deferred{false};
   std::atomic<bool> sysmonwait_hint{false};  // sysmonwait, readable without the lock
   Note sysmonnote;
   // The network poller (netpoll.cc). lastpoll: when the network was last polled, 0 while an

@@ -141,7 +141,7 @@ int selectgo(Scase* cases, int nsends, int nrecvs, bool block, bool* recv_ok) {
   }
 
   // Pass 2: queue on every channel, in lock order, and park.
-  rt::G* gp = rt::getg();
+  rt::G* gp = rt::getg_to_park(rt::WaitReason::kSelect);
   constexpr int kSmallSudogs = 8;
   Sudog small_sudogs[kSmallSudogs];
   std::unique_ptr<Sudog[]> big_sudogs;

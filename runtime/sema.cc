@@ -86,7 +86,7 @@ void semacquire(std::atomic<std::uint32_t>* addr, bool lifo, WaitReason reason) 
   if (cansemacquire(addr)) return;
   SemaRoot* root = semroot(addr);
   Sudog s;
-  s.g = getg();
+  s.g = getg_to_park(reason);
   s.elem = addr;
   for (;;) {
     s.ticket = 0;
@@ -121,7 +121,7 @@ void semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
   // s lives on the waiter's stack: once it is ready it may return, so s is not read after.
   goready(s->g);
   // Direct handoff: let the waiter run now, on our P, so no third goroutine barges in.
-  if (handed) goyield();
+  if (handed && getg() != nullptr) goyield();
 }
 
 namespace {
@@ -160,7 +160,7 @@ void notifyListWait(NotifyList* l, std::uint32_t t) {
     return;
   }
   Sudog s;
-  s.g = getg();
+  s.g = getg_to_park(WaitReason::kSyncCondWait);
   s.ticket = t;
   if (l->tail == nullptr) {
     l->head = &s;

@@ -52,11 +52,13 @@
 #include "preempt.h"
 #include "proc.h"
 #include "runq.h"
-#include "signal_unix.h"
 #include "timer.h"
 #include "usdt.h"
 
 namespace urgent::rt {
+
+void (*sysmon_netpoll_hook)() = nullptr;
+
 namespace {
 
 constexpr std::int64_t kMinDelayUs = 20;               // Go: usleep(20) when busy
@@ -184,7 +186,8 @@ bool sleepWhileIdle(std::int64_t now) {
   // With schedtrace on, sysmon keeps ticking to print it (Go: debug.schedtrace <= 0 && ...).
   if (!idle || stop.load() || schedtrace_ns > 0) return false;
   std::int64_t next = nextTimerWhen();
-  std::int64_t sleep = kIdleSleepMaxNs;
+  // A deadlock report waits for the program's own threads: look again soon.
+  std::int64_t sleep = sched.deadlock_deferred.load() ? kDeadlockRecheckNs : kIdleSleepMaxNs;
   if (next != 0) {
     if (next <= now) return false;
     sleep = std::min(sleep, next - now);
@@ -236,15 +239,26 @@ void* sysmon(void*) {
       delay = kMinDelayUs;
       delay_us.store(delay, std::memory_order_relaxed);
     }
+    if (sched.deadlock_deferred.load(std::memory_order_relaxed)) {
+      SpinGuard lock(sched.lock);
+      checkdead();  // the program's threads may be gone by now
+    }
     if (stop.load()) break;
     now = nanotime();
     // Poll the network if not polled for more than 10 ms.
     std::int64_t lastpoll = sched.lastpoll.load();
     if (lastpoll != 0 && lastpoll + kNetpollPeriodNs < now) {
       sched.lastpoll.compare_exchange_strong(lastpoll, now);
+      // Pretend one more M runs until the goroutines found are queued (Go's
+      // incidlelocked bracket): once netpoll has taken them from their poll descriptors no
+      // one waits on the poller any more, and an M going idle before injectglist made them
+      // runnable would see only idle Ms and waiting goroutines, and report a deadlock.
+      incidlelocked(-1);
       GList list = netpoll(0);  // non-blocking: returns a list of goroutines
       netpoll_count_sysmon();
+      if (sysmon_netpoll_hook != nullptr) sysmon_netpoll_hook();
       injectglist(&list);
+      incidlelocked(1);
     }
     // Retake Ps blocked in syscalls and preempt long running Gs.
     bool deadline = next_preempt != 0 && next_preempt <= now;
@@ -274,7 +288,7 @@ void sysmon_start(int schedtrace_ms, bool scheddetail) {
   idle_sleeps.store(0);
   delay_us.store(kMinDelayUs);
   // Like every runtime thread: all signals blocked (sysmon handles none).
-  int err = create_thread_signals_blocked(&thread, nullptr, sysmon, nullptr);
+  int err = start_helper_thread(&thread, sysmon, nullptr);
   if (err != 0) fatal("runtime: cannot start sysmon: pthread_create: %s", strerror(err));
   started = true;
 }
@@ -296,7 +310,7 @@ void sysmon_stop() {
     sysmonwakeLocked();
   }
   futex_wake(&stop, 1);
-  pthread_join(thread, nullptr);
+  join_helper_thread(thread);
   started = false;
 }
 

@@ -17,6 +17,10 @@ void sysmonwake();
 // list (sysmon must watch a busy P: preempt its goroutine, poll the network for it).
 void sysmonwakeLocked();
 
+// Called by sysmon between its netpoll and queueing what it found, if set: white-box tests
+// widen that window.
+extern void (*sysmon_netpoll_hook)();
+
 struct SysmonStats {
   std::uint64_t ticks;
   std::uint64_t idle_sleeps;

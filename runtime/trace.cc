@@ -49,7 +49,6 @@
 #include "panic.h"
 #include "proc.h"
 #include "runtime2.h"
-#include "signal_unix.h"
 #include "urgent/mutex.h"
 #include "urgent/trace.h"
 
@@ -521,7 +520,7 @@ trace::Stats stop_file() REQUIRES(api_lock) {
   collect_lost();
   tracer.writer_stop.store(true);
   wake_writer();
-  pthread_join(tracer.writer, nullptr);
+  join_helper_thread(tracer.writer);
   trace::Stats st;
   {
     LockGuard lock(tracer.lock);
@@ -698,7 +697,7 @@ bool start_file(const std::string& path, const Options& options, std::string* er
   tracer.bytes = head.size();
   tracer.error.clear();
   tracer.writer_stop.store(false);
-  int err = create_thread_signals_blocked(&tracer.writer, nullptr, writer_main, nullptr);
+  int err = start_helper_thread(&tracer.writer, writer_main, nullptr);
   if (err != 0) fatal("trace: cannot start the writer thread: %s", std::strerror(err));
   turn_on();
   return true;

@@ -3,6 +3,13 @@
 #include <gtest/gtest.h>
 #include <urgent/urgent.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "sysmon.h"
 #include "test_util.h"
 
 namespace urgent {
@@ -46,6 +53,32 @@ TEST_P(DeadlockDeathTest, NilChannelAndEmptySelect) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Procs, DeadlockDeathTest, testing::Values(1, 2));
+
+// sysmon's netpoll takes main off the poller, then (the hook widens the window) the only
+// other goroutine ends and its M goes idle before sysmon has queued main: not a deadlock.
+TEST(DeadlockDeathTest, SysmonsHarvestInFlightIsNotADeadlock) {
+  EXPECT_EXIT(
+      {
+        test::ScopedEnv slice("URGENT_TIMESLICE", "10s");  // nobody preempts the spinner
+        rt::sysmon_netpoll_hook = [] { usleep(200'000); };
+        int got = test::run_with(1, [] {
+          auto [r, w] = urgent::pipe();
+          std::thread([fd = w.fd()] {
+            usleep(5'000);
+            if (::write(fd, "x", 1) != 1) std::abort();
+          }).detach();
+          go([] {  // keeps the only M from polling for 50 ms, so sysmon polls
+            auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+            while (std::chrono::steady_clock::now() < end) {
+            }
+          });
+          char b;
+          return r.read(&b, 1) == 1 && b == 'x' ? 0 : 3;
+        });
+        std::exit(got);
+      },
+      testing::ExitedWithCode(0), "");
+}
 
 // Not deadlocks: goroutines blocked while another keeps running, then everything finishes.
 TEST(Deadlock, NoFalseAlarmWhileSomeoneRuns) {
