@@ -74,6 +74,7 @@ std::atomic<std::uint32_t> run_epoch{0};
 thread_local constinit std::uint8_t tls_trackseq = 0;
 P* allp[kMaxGomaxprocs];
 std::atomic<std::int32_t> gomaxprocs_now{0};
+Mutex allglock;
 
 namespace {
 
@@ -92,12 +93,16 @@ bool main_started = false;         // [own by M0 before any other M exists]
 std::int32_t newprocs = 0;         // [sched] GOMAXPROCS requested by gomaxprocs(), for procresize
 int exit_status = 0;               // [sched] main's result
 
-Mutex allglock;  // guards allgs and the G slabs (lock order: after sched.lock)
-std::vector<G*> allgs;
+// Every G ever allocated in this run (Go's allgs), carved out of slabs of kGSlab that are
+// never freed while the run lasts: G i is slab_dir[i / kGSlab][i % kGSlab]. Readers need no
+// lock (the SIGQUIT dump, checkdead, schedtrace, num_goroutine): a slab is published in
+// slab_dir before allglen_ counts its Gs (release), and neither moves afterwards.
 constexpr std::size_t kGSlab = 256;
-std::vector<std::unique_ptr<G[]>> slabs;
-G* slab_next = nullptr;
-G* slab_end = nullptr;
+constexpr std::size_t kMaxSlabs = std::size_t{1} << 20;  // 268 M goroutines; 8 MiB of BSS
+std::atomic<G*> slab_dir[kMaxSlabs];
+std::size_t nslabs = 0;  // [allglock]
+G* slab_next = nullptr;  // [allglock]
+G* slab_end = nullptr;   // [allglock]
 std::atomic<std::int64_t> allglen_{0};
 
 M* m0 = nullptr;
@@ -786,13 +791,13 @@ G* newG() {
   {
     LockGuard lock(allglock);
     if (slab_next == slab_end) {
-      slabs.emplace_back(new G[kGSlab]);
-      slab_next = slabs.back().get();
+      if (nslabs == kMaxSlabs) fatal("newproc: too many goroutines (%zu)", kMaxSlabs * kGSlab);
+      slab_next = new G[kGSlab];
       slab_end = slab_next + kGSlab;
+      slab_dir[nslabs++].store(slab_next, std::memory_order_release);
     }
     gp = slab_next++;
-    allgs.push_back(gp);
-    allglen_.store(static_cast<std::int64_t>(allgs.size()), std::memory_order_release);
+    allglen_.store(allglen_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
   gp->ctx.sp = &gp->ctx;  // "saved": non-null, nothing to wait for (see waitSaved)
   fiber_create(gp);
@@ -1389,11 +1394,11 @@ void resetState() {
     pp = nullptr;
   }
   gomaxprocs_now.store(0);
-  for (G* gp : allgs) fiber_destroy(gp);
-  allgs.clear();
-  slabs.clear();
-  slab_next = slab_end = nullptr;
+  for (std::int64_t i = 0, n = allglen(); i < n; i++) fiber_destroy(allg_at(i));
   allglen_.store(0);
+  for (std::size_t i = 0; i < nslabs; i++) delete[] slab_dir[i].exchange(nullptr);
+  nslabs = 0;
+  slab_next = slab_end = nullptr;
   main_started = false;
   mutex_starvation_entered.store(0);
   newprocs = 0;
@@ -1705,8 +1710,8 @@ std::int64_t allglen() {
 }
 
 G* allg_at(std::int64_t i) {
-  LockGuard lock(allglock);
-  return allgs[static_cast<std::size_t>(i)];
+  auto k = static_cast<std::size_t>(i);
+  return slab_dir[k / kGSlab].load(std::memory_order_acquire) + k % kGSlab;
 }
 
 bool runtime_running() {

@@ -154,8 +154,12 @@ G* globrunqget(P* pp, std::int32_t max) REQUIRES(sched.lock);
 std::uint32_t fastrand();
 
 // For goroutine dumps: the goroutines ever allocated in this run (dead ones included).
+// Lock-free and async-signal-safe (the SIGQUIT dump reads them).
 std::int64_t allglen();
 G* allg_at(std::int64_t i);
+// Serializes allocating Gs (newG); readers of allglen/allg_at never take it. Lock order:
+// after sched.lock.
+extern Mutex allglock;
 
 // True between urgent::run's start and its return.
 bool runtime_running();

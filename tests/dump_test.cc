@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
+#include "proc.h"
 #include "test_util.h"
 
 namespace urgent {
@@ -39,6 +41,27 @@ TEST(DumpDeathTest, SigquitPrintsEveryGoroutineWithItsStack) {
               "goroutine [0-9]+ \\[sleep\\]:\n(.|\n)*sleep_for(.|\n)*"
               "goroutine [0-9]+ \\[sync.Mutex.Lock\\]:\n(.|\n)*semacquire(.|\n)*created by "
               "goroutine 1");
+}
+
+// The dump reads the goroutine list without its lock: a SIGQUIT that lands while the thread
+// allocates a goroutine (newG holds allglock) still dumps. (It deadlocked on that lock: the
+// watchdog thread ends such a child with status 3 instead of 2; an alarm would not, the
+// handler blocks SIGALRM.)
+TEST(DumpDeathTest, SigquitWhileTheGoroutineListIsLockedStillDumps) {
+  EXPECT_EXIT(test::run_with(1,
+                             [] {
+                               go([] { sleep_for(1h); });
+                               gosched();
+                               std::thread([] {
+                                 std::this_thread::sleep_for(10s);
+                                 _exit(3);
+                               }).detach();
+                               rt::LockGuard hold(rt::allglock);
+                               raise(SIGQUIT);  // handled on this thread, right here
+                             }),
+              testing::ExitedWithCode(2),
+              "SIGQUIT: quit\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=[0-9]+\n\n"
+              "goroutine 1 \\[running\\]:\n(.|\n)*goroutine 2 \\[(runnable|sleep)\\]:");
 }
 
 std::atomic<int> quits{0};
