@@ -179,6 +179,7 @@ bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* b
   static constexpr Setting kSettings[] = {{"asyncpreemptoff", &Godebug::asyncpreemptoff},
                                           {"schedtrace", &Godebug::schedtrace},
                                           {"scheddetail", &Godebug::scheddetail}};
+  bool ok = true;  // a bad item is reported (the first) and skipped; the others still apply
   for (const char* p = s; *p != '\0';) {
     const char* end = std::strchr(p, ',');
     std::string item(p, end ? static_cast<std::size_t>(end - p) : std::strlen(p));
@@ -190,16 +191,16 @@ bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* b
       if (name != set.name) continue;
       if (value == "0") {
         out->*set.value = 0;
-      } else if (auto v = parse_gomaxprocs(value.c_str(), why)) {  // a positive int
+      } else if (std::string ignored; auto v = parse_gomaxprocs(value.c_str(), &ignored)) {
         out->*set.value = *v;
-      } else {
+      } else if (ok) {
         *why = name + " takes a non-negative integer";
         *bad_value = value;
-        return false;
+        ok = false;
       }
     }
   }
-  return true;
+  return ok;
 }
 
 int getproccount() {

@@ -56,9 +56,9 @@ struct Godebug {
   int scheddetail = 0;      // with schedtrace: add the P, M and G lines
 };
 
-// Parses GODEBUG into *out (settings not named keep their values). Returns false, with *why
-// naming the setting and *bad_value its value, at the first known name whose value is not
-// a non-negative integer (the settings before it are applied).
+// Parses GODEBUG into *out (settings not named keep their values). A known name whose value
+// is not a non-negative integer is skipped and the rest still applies; then it returns false,
+// with *why naming the first such setting and *bad_value its value.
 bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* bad_value);
 
 // Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE(_MEM) and GODEBUG;

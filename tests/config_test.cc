@@ -81,6 +81,20 @@ TEST(ParseGodebug, KnownSettings) {
   EXPECT_EQ(bad, "yes");
 }
 
+// A bad item is skipped, not the rest of the list: the settings after it still apply, and
+// the first bad one is the one reported. (Parsing stopped at the first bad item.)
+TEST(ParseGodebug, ABadItemKeepsTheOthers) {
+  std::string why, bad;
+  Godebug d;
+  EXPECT_FALSE(parse_godebug("schedtrace=oops,asyncpreemptoff=1,scheddetail=x,scheddetail=1", &d,
+                             &why, &bad));
+  EXPECT_EQ(d.asyncpreemptoff, 1);
+  EXPECT_EQ(d.scheddetail, 1);
+  EXPECT_EQ(d.schedtrace, 0);
+  EXPECT_EQ(bad, "oops");
+  EXPECT_NE(why.find("schedtrace"), std::string::npos) << why;
+}
+
 TEST(ReadConfig, TimesliceAndGodebugReachTheRuntime) {
   ScopedEnv slice("URGENT_TIMESLICE", "250us");
   ScopedEnv debug("GODEBUG", "asyncpreemptoff=1");
