@@ -527,6 +527,56 @@ TEST(TraceReader, SurvivesCorruptInput) {
   EXPECT_GT(parsed, 0);  // truncation at a chunk boundary keeps what is complete
 }
 
+// check reports a trace that lost its tail (the program died, or the disk filled: the
+// writer stops at the first failed write) and one whose End chunk counts other batches than
+// the file holds. (Both were called consistent: the reader keeps what is complete.)
+TEST(TraceReader, CheckReportsATraceCutShortOrMissingBatches) {
+  std::string path = temp_path("cut");
+  record_workload(path);
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string good = ss.str();
+  std::remove(path.c_str());
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(tracetool::parse_trace(good, &t, &error)) << error;
+  EXPECT_TRUE(t.complete);
+  EXPECT_TRUE(tracetool::validate(t).empty());
+  // Chunk boundaries: the offsets where a chunk starts, and each one's kind.
+  std::vector<std::pair<std::size_t, tracefmt::Chunk>> chunks;
+  for (std::size_t off = tracefmt::kHeaderSize; off < good.size();) {
+    chunks.emplace_back(off, static_cast<tracefmt::Chunk>(good[off]));
+    off += 5 + tracefmt::get_u32le(reinterpret_cast<const unsigned char*>(good.data()) + off + 1);
+  }
+  ASSERT_EQ(chunks.back().second, tracefmt::Chunk::kEnd);
+  auto first_problem = [&](const std::string& bytes) {
+    Trace cut;
+    std::string why;
+    EXPECT_TRUE(tracetool::parse_trace(bytes, &cut, &why)) << why;
+    std::vector<std::string> problems = tracetool::validate(cut);
+    return problems.empty() ? std::string("(none)") : problems.front();
+  };
+  // Cut at a chunk boundary (no End) and inside the End chunk.
+  std::size_t end_at = chunks.back().first;
+  EXPECT_EQ(first_problem(good.substr(0, end_at)),
+            "the trace was cut short: no End chunk (the program died, or writing it failed, "
+            "e.g. on a full disk)");
+  EXPECT_EQ(first_problem(good.substr(0, end_at + 3)),
+            "the trace was cut short: no End chunk (the program died, or writing it failed, "
+            "e.g. on a full disk); it ends in 3 bytes of a partial chunk at byte " +
+                std::to_string(end_at));
+  // A batch missing from the middle.
+  auto batch = std::find_if(chunks.begin(), chunks.end(),
+                            [](const auto& c) { return c.second == tracefmt::Chunk::kBatch; });
+  ASSERT_NE(batch, chunks.end());
+  std::string missing = good;
+  missing.erase(batch->first, (batch + 1)->first - batch->first);
+  EXPECT_EQ(first_problem(missing), "the End chunk counts " + std::to_string(t.batches) +
+                                        " batches written, the file holds " +
+                                        std::to_string(t.batches - 1));
+}
+
 TEST(TraceConvert, PerfettoOutputDecodes) {
   std::string path = temp_path("convert");
   record_workload(path);

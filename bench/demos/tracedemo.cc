@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     std::printf("done; trace written to %s (%llu events, %llu dropped)\n", out.c_str(),
                 static_cast<unsigned long long>(st.events),
                 static_cast<unsigned long long>(st.dropped));
+    if (!st.error.empty()) std::fprintf(stderr, "tracedemo: writing %s: %s\n", out.c_str(), st.error.c_str());
     return st.error.empty() ? 0 : 1;
   });
 }

@@ -71,6 +71,17 @@ set +e
 set -e
 [[ $st -eq 2 && -s $tmp/err ]] || fail "truncated trace: status $st"
 [[ $st2 -eq 2 && $st3 -eq 2 && $st4 -eq 2 && $st5 -eq 2 ]] || fail "usage errors: $st2 $st3 $st4 $st5"
+# A trace cut short by a full disk (a file-size limit of 2 KiB makes the writes of a ~6 KB
+# trace fail with EFBIG): the program says writing failed, and check calls the trace
+# incomplete, exit 1.
+set +e
+(trap '' XFSZ; ulimit -f 2; cd "$tmp" && "$build/bin/tracedemo" --scale 10 --out full.trace >/dev/null 2>"$tmp/full.err"); st=$?
+"$tool" check "$tmp/full.trace" >"$tmp/full.check" 2>&1; st2=$?
+set -e
+[[ $st -eq 1 ]] && grep -q 'writing full.trace: File too large' "$tmp/full.err" || fail "disk full: status $st, $(cat "$tmp/full.err")"
+[[ $st2 -eq 1 ]] || fail "check of a cut-short trace: status $st2, $(cat "$tmp/full.check")"
+grep -q '^the trace was cut short: no End chunk .* partial chunk at byte [0-9]*$' "$tmp/full.check" &&
+  grep -q 'full.trace: [0-9]* events, INCOMPLETE (cut short)$' "$tmp/full.check" || fail "check said: $(cat "$tmp/full.check")"
 # URGENT_TRACE to an impossible path: the program runs untraced, and says so.
 URGENT_TRACE=/nonexistent/t.out "$build/bin/demo1" >/dev/null 2>"$tmp/err" || fail "demo1 failed"
 grep -q 'URGENT_TRACE=/nonexistent/t.out: open' "$tmp/err" || fail "no warning: $(cat "$tmp/err")"

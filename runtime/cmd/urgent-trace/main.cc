@@ -2,7 +2,8 @@
 //
 //   urgent-trace view FILE [--limit N]            every event, one line each, in time order
 //   urgent-trace summary FILE [--json] [--top N]  profiles, like go tool trace's
-//   urgent-trace check FILE                       consistency check (exit 1 on a problem)
+//   urgent-trace check FILE                       consistency check (exit 1 on a problem,
+//                                                 a trace cut short included)
 //   urgent-trace convert FILE OUT [--format json|perfetto]
 //                                                 Chrome JSON / Perfetto protobuf; the format
 //                                                 follows OUT's extension (.json, else
@@ -33,6 +34,34 @@ constexpr const char* kUsage =
     "       urgent-trace check FILE\n"
     "       urgent-trace convert FILE OUT [--format json|perfetto]\n"
     "       urgent-trace check-perfetto FILE\n";
+
+constexpr const char* kHelp =
+    "\n"
+    "Reads an execution trace urgent wrote (URGENT_TRACE=FILE, urgent::trace::start, or a\n"
+    "flight recorder's write_flight_recorder).\n"
+    "\n"
+    "commands:\n"
+    "  view FILE             every event, one line each, in time order\n"
+    "  summary FILE          goroutine, scheduler-latency, syscall and preemption profiles\n"
+    "  check FILE            checks the trace: each thread's timestamps in order, each\n"
+    "                        goroutine's events follow its state machine, P ownership by\n"
+    "                        Ms; a trace without its End chunk (the program died, or writing\n"
+    "                        failed, e.g. on a full disk) or whose End chunk counts other\n"
+    "                        batches than the file holds is reported; prints one line per\n"
+    "                        problem, then FILE: N events, consistent | INCONSISTENT |\n"
+    "                        INCOMPLETE (cut short)\n"
+    "  convert FILE OUT      Chrome trace JSON or Perfetto protobuf\n"
+    "  check-perfetto FILE   decodes a Perfetto file convert wrote and counts its contents\n"
+    "\n"
+    "options:\n"
+    "  --limit N             view: at most N events\n"
+    "  --json                summary: JSON instead of text\n"
+    "  --top N               summary: the N longest-waiting goroutines (default 20)\n"
+    "  --format json|perfetto  convert: the output format (default: OUT ending in .json is\n"
+    "                        JSON, anything else Perfetto)\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "exit status: 0 ok; 1 check found a problem; 2 bad usage or unreadable input\n";
 
 int usage(const std::string& why) {
   std::fprintf(stderr, "urgent-trace: %s\n%s", why.c_str(), kUsage);
@@ -73,8 +102,9 @@ bool write_file(const std::string& path, const std::string& data) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::fputs(kUsage, args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
+    if (args.empty()) return usage("no command");
+    std::printf("%s%s", kUsage, kHelp);
+    return 0;
   }
   std::string cmd = args[0];
   std::vector<std::string> pos;
@@ -155,7 +185,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> problems = validate(t);
     for (const std::string& p : problems) std::printf("%s\n", p.c_str());
     std::printf("%s: %zu events, %s\n", pos[0].c_str(), t.events.size(),
-                problems.empty() ? "consistent" : "INCONSISTENT");
+                problems.empty() ? "consistent"
+                : t.complete     ? "INCONSISTENT"
+                                 : "INCOMPLETE (cut short)");
     return problems.empty() ? 0 : 1;
   }
   // convert

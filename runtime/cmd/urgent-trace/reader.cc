@@ -64,14 +64,16 @@ bool parse_trace(const std::string& bytes, Trace* t, std::string* error) {
   while (p < end) {
     std::size_t offset =
         static_cast<std::size_t>(p - reinterpret_cast<const unsigned char*>(bytes.data()));
-    if (end - p < 5) return fail(error, "truncated chunk header at byte " + std::to_string(offset));
+    // A trace whose writer stopped mid-chunk (the program died, the disk filled): keep what
+    // is complete and note the rest, which check reports.
+    if (end - p < 5 || static_cast<std::size_t>(end - p - 5) < tracefmt::get_u32le(p + 1)) {
+      t->partial_at = offset;
+      t->partial_bytes = static_cast<std::size_t>(end - p);
+      break;
+    }
     auto kind = static_cast<tracefmt::Chunk>(*p);
     std::uint32_t len = tracefmt::get_u32le(p + 1);
     p += 5;
-    if (static_cast<std::size_t>(end - p) < len) {
-      // A trace whose program died mid-write: keep what is complete.
-      break;
-    }
     const unsigned char* q = p;
     const unsigned char* cend = p + len;
     p = cend;
@@ -145,6 +147,7 @@ bool parse_trace(const std::string& bytes, Trace* t, std::string* error) {
           return bad("end");
         }
         t->dropped = dropped;
+        t->end_batches = batches;
         t->complete = true;
         break;
       }
@@ -280,11 +283,28 @@ struct GInfo {
 class Checker {
  public:
   // A flight recorder's window starts with goroutines in unknown states; a trace that
-  // dropped events misses transitions: then only what is known is checked.
+  // dropped events, or was cut short (threads' batches reach the file in any order, so the
+  // missing tail holds earlier events too), misses transitions: then only what is known is
+  // checked.
   Checker(const Trace& t, std::size_t limit)
-      : t_(t), limit_(limit), partial_(t.flight), lossy_(t.dropped != 0 || t.lost != 0) {}
+      : t_(t),
+        limit_(limit),
+        partial_(t.flight),
+        lossy_(t.dropped != 0 || t.lost != 0 || !t.complete) {}
 
   std::vector<std::string> run() {
+    if (!t_.complete) {
+      std::string what = "the trace was cut short: no End chunk (the program died, or writing "
+                         "it failed, e.g. on a full disk)";
+      if (t_.partial_bytes != 0) {
+        what += "; it ends in " + std::to_string(t_.partial_bytes) +
+                " bytes of a partial chunk at byte " + std::to_string(t_.partial_at);
+      }
+      out_.push_back(what);
+    } else if (t_.end_batches != t_.batches) {
+      out_.push_back("the End chunk counts " + std::to_string(t_.end_batches) +
+                     " batches written, the file holds " + std::to_string(t_.batches));
+    }
     if (t_.backwards != 0) {
       out_.push_back(std::to_string(t_.backwards) +
                      " batches start before their thread's previous batch ended");

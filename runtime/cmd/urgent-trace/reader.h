@@ -29,13 +29,15 @@ struct Trace {
   std::vector<Event> events;         // in time order (ticks; a thread's own order on ties)
   bool complete = false;             // the End chunk was there
   std::uint64_t dropped = 0;         // End's count
+  std::uint64_t end_batches = 0;     // End's count of the batches written
   std::uint64_t lost = 0;            // sum of Lost events
-  std::uint64_t batches = 0;
-  std::uint64_t backwards = 0;
+  std::uint64_t batches = 0;         // batch chunks in the file
+  std::uint64_t backwards = 0;       // batches starting before their thread's previous ended
+  std::size_t partial_at = 0;        // byte offset of a partial last chunk (0: none)
+  std::size_t partial_bytes = 0;     // and how many bytes of it are there
   std::int64_t boottime_offset = 0;  // CLOCK_BOOTTIME - CLOCK_MONOTONIC when traced
   bool has_kernel = false;           // a kKernel chunk (URGENT_BPF=1) was there
-  bpf::Observations kernel;          // what it holds  // batches
-                                     // starting before their thread's previous one ended
+  bpf::Observations kernel;          // what it holds
 
   std::string reason(std::uint64_t i) const;
 };
@@ -54,10 +56,11 @@ bool transition(const Event& e, std::uint64_t* g, GState* to);
 
 // Checks the trace's consistency: every thread's timestamps in order; each goroutine's
 // events follow its state machine (created or seen once, started before it ends, ...); P
-// ownership by Ms; every goroutine created in the trace starts before it ends. A flight
-// recorder's window accepts goroutines first seen in any state; a trace that dropped events
-// is checked for order only. Returns one message
-// per problem (empty: consistent); at most `limit`.
+// ownership by Ms; every goroutine created in the trace starts before it ends; the End
+// chunk is there and counts the batches the file holds (a trace cut short, by a crash or a
+// full disk, is a problem). A flight recorder's window accepts goroutines first seen in any
+// state; a trace that dropped events or was cut short is checked for order only. Returns
+// one message per problem (empty: consistent); at most `limit`.
 std::vector<std::string> validate(const Trace& t, std::size_t limit = 20);
 
 // One line describing e (for `view` and error messages), time relative to t0.
