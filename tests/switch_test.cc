@@ -30,15 +30,16 @@ using namespace std::chrono_literals;
 std::atomic<long> callbacks{0}, switched_inside{0};
 bool spinning_callback(void*, std::int64_t) {
   rt::M* m = rt::getm();
-  std::uint32_t tick = __atomic_load_n(&m->p->schedtick, __ATOMIC_RELAXED);
+  std::uint32_t tick = m->p->schedtick;
   for (long i = 0; i < 400'000; i++) asm volatile("");
   rt::M* now = rt::getm();
-  if (now != m || __atomic_load_n(&now->p->schedtick, __ATOMIC_RELAXED) != tick) switched_inside++;
+  if (now != m || now->p->schedtick != tick) switched_inside++;
   callbacks++;
   return false;
 }
 
 TEST(Switch, NeverPreemptedInsideItsOwnScheduler) {
+  URGENT_REQUIRE_ASYNC_PREEMPTION();  // the spinners must be preempted
   test::ScopedEnv slice("URGENT_TIMESLICE", "50us");
   constexpr int kRounds = 200;
   callbacks = 0;
@@ -58,11 +59,11 @@ TEST(Switch, NeverPreemptedInsideItsOwnScheduler) {
     }
     go([&] {
       for (int r = 0; r < kRounds; r++) {
+        long before = callbacks.load();  // (before arming it: see dive_and_schedule)
         rt::Timer t;
         t.f = spinning_callback;
         t.when = rt::nanotime();  // due: this goroutine's next gosched runs it
         rt::addtimer(&t);
-        long before = callbacks.load();
         auto deadline = Clock::now() + 10s;  // (a broken scheduler loses the timer)
         while (callbacks.load() == before && Clock::now() < deadline) gosched();
         rt::deltimer(&t);
@@ -103,12 +104,17 @@ bool deep_callback(void*, std::int64_t) {
     return dive_and_schedule(limit, ping, pong) + frame[0];
   }
   for (int i = 0; i < 20; i++) {
+    // (Counted before the timer is armed: addtimer wakes the idle M, whose steal pass may
+    // run our P's timers at once; counted after, the loop below waited for a second run
+    // that never came, and hung about one run in two.)
+    long before = deep_callbacks.load();
     rt::Timer t;
     t.f = deep_callback;
     t.when = rt::nanotime();
     rt::addtimer(&t);
-    long before = deep_callbacks.load();
-    while (deep_callbacks.load() == before) gosched();  // the scheduler runs it, not on our stack
+    // The scheduler runs it, not on our stack.
+    auto deadline = Clock::now() + 10s;  // (a broken scheduler loses the timer)
+    while (deep_callbacks.load() == before && Clock::now() < deadline) gosched();
     rt::deltimer(&t);
     ping.send(i);  // the partner answers: we park
     pong.recv();
