@@ -30,6 +30,7 @@
 #include "context.h"
 #include "exe_image.h"
 #include "proc.h"
+#include "sanitizer.h"
 #include "sigctxt.h"
 
 namespace urgent::rt {
@@ -44,6 +45,9 @@ void enter_dying() {
   if (!dying.compare_exchange_strong(expected, true)) {
     for (;;) pause();  // another thread is already reporting; it will exit the process
   }
+  // The report reads other goroutines' state while they may still run (Go's does too: a
+  // dying process stops nobody); tell ThreadSanitizer those reads are on purpose.
+  sanitizer_ignore_accesses();
 }
 
 [[noreturn]] void die() {

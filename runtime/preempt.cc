@@ -50,6 +50,7 @@
 #include "log.h"
 #include "proc.h"
 #include "runtime2.h"
+#include "sanitizer.h"
 #include "sigctxt.h"
 #include "signal_unix.h"
 #include "trace.h"
@@ -217,8 +218,16 @@ void preempt_init(std::int64_t timeslice_ns, bool asyncpreemptoff) {
   async_preempt_stack = kAsyncPreemptFrames + urgent_xsave_size;
   latency.reset();
   latency_avg.store(0, std::memory_order_relaxed);
-  async_enabled = !asyncpreemptoff && xsave && main_text_n > 0 && libc_shared;
-  if (!asyncpreemptoff && !xsave) {
+  async_enabled = !asyncpreemptoff && xsave && main_text_n > 0 && libc_shared && !kTsan;
+  if (!asyncpreemptoff && kTsan) {
+    // ThreadSanitizer holds back an asynchronous signal until the thread reaches one of its
+    // interceptors, then calls the handler with a copy of the context: the handler would
+    // rewrite a copy (and push a frame onto a stack the goroutine has moved on from).
+    static std::atomic<bool> said{false};
+    if (!said.exchange(true)) {
+      std::fprintf(stderr, "urgent: built with ThreadSanitizer: asynchronous preemption is off\n");
+    }
+  } else if (!asyncpreemptoff && !xsave) {
     std::fprintf(stderr, "urgent: no usable XSAVE (OSXSAVE): asynchronous preemption is off\n");
   } else if (!asyncpreemptoff && !libc_shared) {
     // Statically linked: malloc would be inside the executable, where the handler preempts.
@@ -250,7 +259,7 @@ bool preemptone(P* pp, M* mp_self) {
   if (mp == nullptr || mp == mp_self) return false;
   G* gp = mp->curg;
   if (gp == nullptr) return false;
-  __atomic_store_n(&gp->preempt, true, __ATOMIC_RELAXED);
+  gp->preempt = true;
   count(counters.requests);
   if (async_enabled) preemptM(mp);
   return true;
@@ -258,7 +267,7 @@ bool preemptone(P* pp, M* mp_self) {
 
 void doSigPreempt(M* mp, void* uctx) {
   G* gp = mp->curg;
-  if (gp != nullptr && __atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) &&
+  if (gp != nullptr && gp->preempt &&
       gp->atomicstatus.load(std::memory_order_relaxed) == kGrunning) {
     Verdict v = asyncSafePoint(mp, gp, uctx, arch::sigctxt_pc(uctx), arch::sigctxt_sp(uctx));
     URGENT_PROBE(preempt_handler, gp->goid, static_cast<int>(v));
@@ -280,7 +289,7 @@ void doSigPreempt(M* mp, void* uctx) {
 }
 
 void checkPreempt(G* gp) {
-  if (!__atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) || gp->preemptoff != 0) return;
+  if (!gp->preempt || gp->preemptoff != 0) return;
   count(counters.cooperative);
   URGENT_PROBE(go_preempt, gp->goid, 1);
   URGENT_TRACE_EVENT(kGoPreempt, gp->goid,

@@ -322,7 +322,7 @@ P* pidleget() REQUIRES(sched.lock) {
     // the idle time as the slice of whatever runs next and preempts it at once, or retakes
     // the P from its next short system call (a deviation from Go 1.19, which does that; the
     // P-handoff checker found it as needless handoffs).
-    __atomic_store_n(&pp->schedtick, pp->schedtick + 1, __ATOMIC_RELAXED);
+    pp->schedtick++;
     // sysmon may sleep because every P was idle: this one gets busy (I/O readied a
     // goroutine, a timer fired, a system call returned), so sysmon must watch it again.
     sysmonwakeLocked();
@@ -1768,8 +1768,8 @@ void schedtrace(bool detailed) {
       out.printf(
           "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d "
           "timerslen=%zu\n",
-          i, pp->status.load(), __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED),
-          __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED),
+          i, pp->status.load(), static_cast<std::uint32_t>(pp->schedtick),
+          static_cast<std::uint32_t>(pp->syscalltick),
           static_cast<long long>(mp != nullptr ? mp->id : -1), t - h,
           pp->gfree_n.load(std::memory_order_relaxed), pp->timers.heap.size());
     } else {

@@ -31,7 +31,7 @@ URGENT_NOIPA M* getm();
 // The running goroutine, or null on g0 / outside the runtime.
 inline G* getg() {
   M* mp = getm();
-  return mp ? mp->curg : nullptr;
+  return mp != nullptr ? static_cast<G*>(mp->curg) : nullptr;
 }
 
 // Disable/enable preemption of the calling M (Go's acquirem/releasem): counts in m->locks.

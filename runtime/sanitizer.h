@@ -31,9 +31,27 @@
 #endif
 #if defined(URGENT_TSAN)
 #include <sanitizer/tsan_interface.h>
+// libtsan's dynamic annotations (no public header declares them).
+extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
 #endif
 
 namespace urgent::rt {
+
+#if defined(URGENT_TSAN)
+inline constexpr bool kTsan = true;
+#else
+inline constexpr bool kTsan = false;
+#endif
+
+// From now on ThreadSanitizer ignores the calling thread's memory accesses (a fatal
+// report's racy reads of other goroutines; the process exits right after).
+inline void sanitizer_ignore_accesses() {
+#if defined(URGENT_TSAN)
+  AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+  AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
+}
 
 inline void fiber_start(G* from, G* to, bool exiting) {
 #if defined(URGENT_ASAN)

@@ -100,7 +100,7 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt, int* preemp
     bool sysretake = false;
     if (s == kPrunning || s == kPsyscall) {
       // Preempt G if it's running for too long.
-      std::uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+      std::uint32_t t = pp->schedtick;
       // (schedwhen 0: first sight of this P. A goroutine that inherited its slice, like
       // goroutine 1 from runnext, leaves schedtick at 0, and Go then preempts it at once:
       // its slice starts now instead.)
@@ -132,7 +132,7 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt, int* preemp
     // updating it under sysretake, so a loop of short calls that never reschedules looks
     // like one call older than 10 ms and loses its P every tick, even with idle Ps around
     // (measured: ~1,500 handoffs in a million getpid calls through blocking()).
-    std::uint32_t t = __atomic_load_n(&pp->syscalltick, __ATOMIC_RELAXED);
+    std::uint32_t t = pp->syscalltick;
     // (syscallwhen 0: the P's first call sysmon sees. A fresh P's syscalltick is 0 like
     // pd.syscalltick, so Go 1.19 takes that call for one seen a tick ago, with syscallwhen 0
     // far in the past: it retakes the P at once, even with idle Ps around. The P-handoff

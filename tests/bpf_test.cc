@@ -155,6 +155,7 @@ TEST(Bpf, SeesEveryBlockingRead) {
 // signals sent, and generated == delivered + coalesced.
 TEST(Bpf, SigurgMatchesTheRuntimesSignals) {
   REQUIRE_ROOT();
+  URGENT_REQUIRE_ASYNC_PREEMPTION();  // the spinner would never let the sleeper run
   ScopedEnv slice("URGENT_TIMESLICE", "1ms");
   auto o = observe_self();
   ASSERT_NE(o, nullptr);
@@ -267,6 +268,7 @@ TEST(Checker, HandoffAtEntryIsNotJudged) {
 // generate, deliver, the handler and the switch, in that order.
 TEST(Checker, PreemptionChain) {
   REQUIRE_ROOT();
+  URGENT_REQUIRE_ASYNC_PREEMPTION();  // the spinner would never let the sleeper run
   ScopedEnv slice("URGENT_TIMESLICE", "1ms");
   bool async = true;
   bpf::CheckReport r = observed_and_traced(1, "preempt", [&] {

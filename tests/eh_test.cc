@@ -92,6 +92,7 @@ INSTANTIATE_TEST_SUITE_P(ProcsAndSwitches, CaughtException,
 
 // The same with no call at all inside the catch block: only an async preemption switches.
 TEST(CaughtException, SurvivesAsyncPreemptionInsideTheCatchBlock) {
+  URGENT_REQUIRE_ASYNC_PREEMPTION();  // the spinners would keep main off every P
   test::ScopedEnv slice("URGENT_TIMESLICE", "50us");
   constexpr int kGoroutines = 4;
   std::atomic<int> wrong{0}, rounds{0};

@@ -13,6 +13,7 @@ namespace urgent {
 namespace {
 
 TEST(Million, OneMillionLiveGoroutines) {
+  URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES();
   constexpr int kN = 1'000'000;
   std::vector<rt::G*> gs(kN, nullptr);
   std::atomic<int> started{0}, finished{0};

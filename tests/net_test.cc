@@ -537,6 +537,7 @@ struct EchoClients {
 // Both ends of every connection in this process when RLIMIT_NOFILE allows 2 fds per
 // connection; else the clients run in a child process (its own urgent::run), one fd each.
 TEST(NetEcho, TenThousandConcurrentConnections) {
+  URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES();
   constexpr int kConns = 10'000;
   const int window = std::clamp(somaxconn() / 2, 1, 1024);
   int accepted = 0, echoed = 0, verified = 0, open_at_barrier = 0, errors = 0;

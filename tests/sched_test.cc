@@ -46,6 +46,7 @@ TEST(Run, MainIsGoroutineOneOnM0) {
 class SpawnMany : public testing::TestWithParam<int> {};
 
 TEST_P(SpawnMany, HundredThousandGoroutinesAllRun) {
+  URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES();
   constexpr int kN = 100'000;
   std::atomic<int> ran{0};
   int after = -1, during = -1;

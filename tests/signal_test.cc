@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <list>
 #include <optional>
 #include <string>
 #include <thread>
@@ -173,16 +174,20 @@ TEST(HandlerOnTheGoroutineStack, ProcessDirectedStormDuringAWorkload) {
 
 // ---- crash signals: Go's reports, exit status 2 ----
 
-// AddressSanitizer handles SIGSEGV, SIGBUS and SIGFPE itself (urgent then passes the signal
-// on to it): for the child of these death tests, it leaves them to urgent.
+// AddressSanitizer and ThreadSanitizer handle the crash signals themselves (urgent then
+// passes the signal on to them): for the child of these death tests, they leave them to
+// urgent.
 class CrashReport : public testing::Test {
  protected:
   CrashReport() {
-    std::string opts = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
-    asan_.emplace("ASAN_OPTIONS",
-                  (opts + ":handle_segv=0:handle_sigbus=0:handle_sigfpe=0").c_str());
+    for (const char* var : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+      std::string opts = std::getenv(var) ? std::getenv(var) : "";
+      env_.emplace_back(var, (opts + ":handle_segv=0:handle_sigbus=0:handle_sigfpe=0:"
+                                     "handle_sigill=0:handle_abort=0")
+                                 .c_str());
+    }
   }
-  std::optional<test::ScopedEnv> asan_;
+  std::list<test::ScopedEnv> env_;
 };
 using CrashReportDeathTest = CrashReport;
 

@@ -15,7 +15,32 @@
 #include <string>
 #include <thread>
 
+#include "env.h"
+#include "sanitizer.h"
+
 namespace urgent::test {
+
+// Whether the runtime will preempt a goroutine that makes no calls (a SIGURG at an async
+// safe point): not with GODEBUG=asyncpreemptoff=1, and not under ThreadSanitizer (see
+// HACKING.md, Sanitizers). Tests whose goroutines spin without calls would spin forever.
+inline bool async_preemption_expected() {
+  if (rt::kTsan) return false;
+  const char* env = std::getenv("GODEBUG");
+  rt::Godebug d;
+  std::string why, bad;
+  if (env != nullptr) rt::parse_godebug(env, &d, &why, &bad);
+  return d.asyncpreemptoff == 0;
+}
+#define URGENT_REQUIRE_ASYNC_PREEMPTION()                                                \
+  if (!::urgent::test::async_preemption_expected())                                     \
+  GTEST_SKIP() << "needs asynchronous preemption (off: GODEBUG=asyncpreemptoff=1 or "   \
+                  "ThreadSanitizer)"
+
+// ThreadSanitizer dies past 8128 fibers, and urgent makes one per goroutine descriptor:
+// tests that create thousands of goroutines skip under it (HACKING.md, Sanitizers).
+#define URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES()                                          \
+  if (::urgent::rt::kTsan) GTEST_SKIP() << "creates more goroutines than ThreadSanitizer's " \
+                                           "8128 fibers"
 
 // Runs main under urgent::run with GOMAXPROCS=procs (the environment is how a program
 // configures the runtime, so that is what the tests exercise).

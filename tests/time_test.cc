@@ -52,6 +52,7 @@ TEST_P(TimeProcs, SleepersWakeInDeadlineOrderAndNotEarly) {
 }
 
 TEST_P(TimeProcs, ManyTimers) {
+  URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES();
   constexpr int kG = 10000;
   std::atomic<int> woke{0};
   run_with(GetParam(), [&] {

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/script_lib.sh
+tsan && skip "the lab's preemption experiments need asynchronous preemption, off under ThreadSanitizer"
 
 "$build/bin/urgent-lab" --quick --out "$tmp/r" >"$tmp/table" 2>"$tmp/progress" ||
   fail "urgent-lab --quick failed: $(grep -i fail "$tmp/table" "$tmp/progress" | head -5)"

@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
 fail() { echo "usdt.sh: $*" >&2; exit 1; }
+if [[ ${SAN:-} == *thread* ]]; then  # (tests/script_lib.sh's skip)
+  echo "usdt.sh: skipped: the preemption probes need asynchronous preemption, off under ThreadSanitizer"
+  exit 77
+fi
 
 probes=(go_create go_start go_end go_block go_unblock go_preempt preempt_signal
         preempt_handler syscall_enter syscall_exit handoff steal)
