@@ -1527,7 +1527,13 @@ void goready(G* gp) {
     if (!runtime_running()) outside_runtime("goready");
     GList list;
     list.push(gp);
+    // A thread that is not an M counts as none: while gp sits on the global queue before
+    // injectglist has started an M for it, every M may be idle, and one going idle would
+    // take gp for a runnable goroutine nobody runs ("checkdead: runnable g"). Pretend one
+    // more M runs meanwhile, as sysmon does around its netpoll (Go's caller is always an M).
+    if (mp == nullptr) incidlelocked(-1);
     injectglist(&list);
+    if (mp == nullptr) incidlelocked(1);
     return;
   }
   casgstatus(gp, kGwaiting, kGrunnable);
