@@ -1,7 +1,8 @@
 // runtime/tsa.h: clang thread-safety analysis annotations (-Wthread-safety). They expand to
 // nothing under GCC, which builds the library. Checked by hand, not by `make test`:
-//   for f in runtime/*.cc; do clang++-14 -std=c++20 -fsyntax-only -Wthread-safety \
+//   for f in runtime/*.cc; do clang++-14 -std=c++20 -fsyntax-only -Wthread-safety
 //     -Iruntime/include -Iruntime -Iarch/x86_64 -Ibpf -Ibench -Ibuild/bpf $f; done
+// (one command line)
 // (it still warns where a lock is released by a callee the annotations do not describe:
 // chan.cc's send/recv helpers, select.cc, sema.cc; and on Mutex::try_lock's annotation).
 #pragma once
