@@ -14,11 +14,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 #include <vector>
 
 #include "context.h"
 #include "lock.h"
+#include "relaxed.h"
 #include "stack.h"
 #include "timer.h"
 #include "trace.h"
@@ -41,38 +41,6 @@ template <class T>
 inline void owner_add(std::atomic<T>& c, T delta) {
   c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 }
-
-// A field that one thread at a time writes (its owner) while others read it racily, or a
-// flag any thread sets: a std::atomic whose loads and stores are all relaxed, so it costs
-// plain MOVs (a ++ is a load and a store, no locked instruction) and ThreadSanitizer sees
-// the accesses for what they are. Tagged [own, racy reads] or [atomic, relaxed].
-template <class T>
-class Relaxed {
- public:
-  constexpr Relaxed(T v = T{}) noexcept : v_(v) {}  // NOLINT: converts like the T it holds
-  Relaxed(const Relaxed& o) noexcept : v_(o) {}  // a copy is a relaxed load (`c ? a : b`)
-  Relaxed& operator=(const Relaxed& o) noexcept { return *this = static_cast<T>(o); }
-  operator T() const noexcept { return v_.load(std::memory_order_relaxed); }  // NOLINT
-  Relaxed& operator=(T v) noexcept {
-    v_.store(v, std::memory_order_relaxed);
-    return *this;
-  }
-  T operator->() const noexcept
-    requires std::is_pointer_v<T>
-  {
-    return *this;
-  }
-  // Owner only (not a read-modify-write).
-  Relaxed& operator++() noexcept { return *this = static_cast<T>(*this + 1); }
-  T operator++(int) noexcept {
-    T old = *this;
-    *this = static_cast<T>(old + 1);
-    return old;
-  }
-
- private:
-  std::atomic<T> v_;
-};
 
 // ---- G status (Go's _G* values, same numbers) ----
 // A G's status is changed with casgstatus only; the transitions are the ones in Go.
@@ -289,7 +257,7 @@ struct ThreadState {
 struct M {
   std::int64_t id = 0;            // [const]
   G g0;                           // [own] the scheduler context on the thread's own stack
-  Relaxed<G*> curg;               // [own, racy reads: sysmon, dumps] the G running, null on g0
+  Published<G*> curg;             // [own, racy reads: sysmon, dumps] the G running, null on g0
   P* p = nullptr;                 // [own] the attached P
   P* nextp = nullptr;             // [sched] P to acquire when woken (startm)
   P* oldp = nullptr;              // [own] the P it held before entering a system call
@@ -362,7 +330,7 @@ struct alignas(64) P {
   // [own, racy reads: sysmon] The M holding it; how many times it scheduled (pidleget's
   // bump included: the P is its caller's then); how many system calls returned on it (or
   // lost it: whoever takes a P out of kPsyscall owns it).
-  Relaxed<M*> m;
+  Published<M*> m;
   Relaxed<std::uint32_t> schedtick;
   Relaxed<std::uint32_t> syscalltick;
   std::uint64_t goidcache = 0, goidcacheend = 0;  // [own] batch of goroutine ids

@@ -101,6 +101,7 @@ void addtimer(Timer* t) {
   M* mp = getm();
   if (mp == nullptr || mp->p == nullptr) fatal("addtimer called without a P");
   P* pp = mp->p;
+  std::int64_t when = t->when;  // once it is on the heap, a runner may re-arm or free t
   {
     SpinGuard lock(pp->timers.timerslock);
     std::uint32_t idle = kTimerIdle;
@@ -109,7 +110,7 @@ void addtimer(Timer* t) {
     }
     push(pp, t);
   }
-  wakeNetPoller(t->when);
+  wakeNetPoller(when);
 }
 
 bool deltimer(Timer* t) {
@@ -118,7 +119,7 @@ bool deltimer(Timer* t) {
     switch (s) {
       case kTimerIdle: return false;
       case kTimerWaiting: {
-        P* pp = __atomic_load_n(&t->pp, __ATOMIC_ACQUIRE);
+        P* pp = t->pp;  // (rechecked under that heap's lock)
         if (pp == nullptr) continue;  // a runner is taking it off its heap right now
         SpinGuard lock(pp->timers.timerslock);
         // Still there? (A runner may have taken it meanwhile, procresize moved it.)

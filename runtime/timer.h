@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lock.h"
+#include "relaxed.h"
 
 namespace urgent::rt {
 
@@ -41,7 +42,7 @@ struct Timer {
   std::int64_t period = 0;
   bool (*f)(void* arg, std::int64_t now) = nullptr;
   void* arg = nullptr;
-  P* pp = nullptr;          // [pp->timerslock] the heap it is in, or null
+  Relaxed<P*> pp;           // [pp->timerslock; racy reads: deltimer] its heap, or null
   std::int32_t index = -1;  // [pp->timerslock] its position there
   // [atomic] TimerStatus: changed under the heap's lock, but for the runner's and
   // deltimer's transitions out of kTimerRunning; kTimerIdle is stored with release order.

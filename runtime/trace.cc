@@ -615,7 +615,9 @@ void traceEventSlow(Ev ev, std::uint64_t a, std::uint64_t b, std::uint64_t c, st
   std::uint32_t seq = ctx->seq.load(std::memory_order_relaxed);
   ctx->seq.store(seq + 1, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);  // a full fence once membarrier runs
-  std::uint8_t st = trace_state.load(std::memory_order_relaxed);
+  // Acquire (a plain MOV on x86): the stopper's changes to ctx (a buffer taken, the lost
+  // counts) happen before the kOn it stores last.
+  std::uint8_t st = trace_state.load(std::memory_order_acquire);
   if (st == kOn) {
     record(ctx, {ev, ticks(), {a, b, c, d}});
   } else if (st == kPaused) {
@@ -634,7 +636,7 @@ void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
   if ((seq & 1) == 0) {  // outside the recorder: record as an event would (traceEventSlow)
     ctx->seq.store(seq + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    st = trace_state.load(std::memory_order_relaxed);
+    st = trace_state.load(std::memory_order_acquire);  // (as in traceEventSlow)
     bool recorded =
         st == kOn &&
         record_in_handler(

@@ -391,6 +391,7 @@ class ProgramSigurgHandler {
 // 6. A goroutine blocked in read(2) on a pipe (urgent::blocking, raw ::read, no EINTR
 // retry) while its thread takes a storm of SIGURGs gets its data: SA_RESTART restarts it.
 TEST(Preempt, BlockingReadDuringAStormReturnsDataNotEintr) {
+  URGENT_REQUIRE_ASYNC_PREEMPTION();  // the storm is sysmon's signals
   ProgramSigurgHandler counting;
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);

@@ -67,7 +67,7 @@ class TwoRunners {
   // Arms t (when and period set) and makes its heap the one both runners run.
   void arm(rt::Timer* t) {
     rt::addtimer(t);
-    heap_.store(__atomic_load_n(&t->pp, __ATOMIC_ACQUIRE));
+    heap_.store(t->pp);
   }
   void stop() {
     stop_.store(true);
