@@ -223,10 +223,8 @@ void preempt_init(std::int64_t timeslice_ns, bool asyncpreemptoff) {
     // ThreadSanitizer holds back an asynchronous signal until the thread reaches one of its
     // interceptors, then calls the handler with a copy of the context: the handler would
     // rewrite a copy (and push a frame onto a stack the goroutine has moved on from).
-    static std::atomic<bool> said{false};
-    if (!said.exchange(true)) {
-      std::fprintf(stderr, "urgent: built with ThreadSanitizer: asynchronous preemption is off\n");
-    }
+    // (In the log, not on stderr: every TSan-built program and death test would print it.)
+    log::info("built with ThreadSanitizer: asynchronous preemption is off");
   } else if (!asyncpreemptoff && !xsave) {
     std::fprintf(stderr, "urgent: no usable XSAVE (OSXSAVE): asynchronous preemption is off\n");
   } else if (!asyncpreemptoff && !libc_shared) {

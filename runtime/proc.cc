@@ -1750,6 +1750,7 @@ class TraceWriter {
 }  // namespace
 
 void schedtrace(bool detailed) {
+  [[maybe_unused]] IgnoreRacyReads racy;  // other Ms' and goroutines' fields, read as Go's schedtrace does
   std::int64_t ms = (nanotime() - runtimeInitTime) / 1'000'000;
   TraceWriter out;
   SpinGuard lock(sched.lock);

@@ -33,6 +33,7 @@
 #include <sanitizer/tsan_interface.h>
 // libtsan's dynamic annotations (no public header declares them).
 extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
 extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
 #endif
 
@@ -52,6 +53,20 @@ inline void sanitizer_ignore_accesses() {
   AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
 #endif
 }
+
+// While it lives, ThreadSanitizer ignores the calling thread's reads: for diagnostics that
+// read other threads' goroutines racily on purpose, as Go's do (scheddetail's G lines).
+class IgnoreRacyReads {
+ public:
+#if defined(URGENT_TSAN)
+  IgnoreRacyReads() { AnnotateIgnoreReadsBegin(__FILE__, __LINE__); }
+  ~IgnoreRacyReads() { AnnotateIgnoreReadsEnd(__FILE__, __LINE__); }
+#else
+  IgnoreRacyReads() = default;
+#endif
+  IgnoreRacyReads(const IgnoreRacyReads&) = delete;
+  IgnoreRacyReads& operator=(const IgnoreRacyReads&) = delete;
+};
 
 inline void fiber_start(G* from, G* to, bool exiting) {
 #if defined(URGENT_ASAN)

@@ -347,11 +347,14 @@ TEST(Trace, EveryHandlerRunIsRecordedDuringALongDeferral) {
   EXPECT_EQ(st.dropped, 0u);
   Trace t = load(path);
   EXPECT_EQ(problems(t), "");
-  std::map<std::int64_t, int> signals, handlers;  // by thread
+  // By thread. A handler run before the first signal traced to its thread answers a signal
+  // sent before tracing started (sysmon sends no other while one is pending): not counted.
+  // (Counted, it failed about one run in 40 with one handler more than signals.)
+  std::map<std::int64_t, int> signals, handlers;
   std::size_t disabled = 0;
   for (const Event& e : t.events) {
     if (e.type == Ev::kPreemptSignal) signals[static_cast<std::int64_t>(e.args[0])]++;
-    if (e.type == Ev::kPreemptHandler) {
+    if (e.type == Ev::kPreemptHandler && signals.count(e.tid) != 0) {
       handlers[e.tid]++;
       disabled += e.args[1] == static_cast<std::uint64_t>(tracefmt::PreemptVerdict::kDisabled);
     }
