@@ -20,7 +20,7 @@ template <class T, std::memory_order kLoad = std::memory_order_relaxed,
 class Relaxed {
  public:
   constexpr Relaxed(T v = T{}) noexcept : v_(v) {}  // NOLINT: converts like the T it holds
-  Relaxed(const Relaxed& o) noexcept : v_(o) {}  // a copy is a relaxed load (`c ? a : b`)
+  Relaxed(const Relaxed& o) noexcept : v_(o) {}  // a copy is a load (`c ? a : b`)
   Relaxed& operator=(const Relaxed& o) noexcept { return *this = static_cast<T>(o); }
   operator T() const noexcept { return v_.load(kLoad); }  // NOLINT
   Relaxed& operator=(T v) noexcept {
