@@ -102,6 +102,16 @@ inline void fiber_finish_first() {
 // only the top is unpoisoned, when the stack is given back: doing the whole stack, or
 // fresh stacks, would touch 1/8 of their size in shadow memory, which a million
 // goroutines cannot afford.
+// Memory about to be unmapped: ASan keeps the poison of its frames' redzones in the shadow
+// otherwise, and a later mmap at the same address (the next urgent::run's stacks) inherits it.
+inline void sanitizer_unpoison(std::uintptr_t base, std::size_t len) {
+#if defined(URGENT_ASAN)
+  __asan_unpoison_memory_region(reinterpret_cast<void*>(base), len);
+#endif
+  (void)base;
+  (void)len;
+}
+
 inline void fiber_reset_stack(Stack st) {
 #if defined(URGENT_ASAN)
   constexpr std::uintptr_t kExitPathBytes = 16 * 1024;

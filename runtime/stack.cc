@@ -14,6 +14,7 @@
 #include "lock.h"
 #include "log.h"
 #include "panic.h"
+#include "sanitizer.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102  // Linux 6.13 uapi value
@@ -119,7 +120,10 @@ void stackfini() {
   Chunk* c = chunks.exchange(nullptr);
   while (c != nullptr) {
     Chunk* next = c->next;
-    if (!c->keep) munmap(reinterpret_cast<void*>(c->base), c->len);
+    if (!c->keep) {
+      sanitizer_unpoison(c->base, c->len);  // (abandoned goroutines' frames poisoned it)
+      munmap(reinterpret_cast<void*>(c->base), c->len);
+    }
     delete c;
     c = next;
   }
