@@ -118,6 +118,17 @@ void record_workload(const std::string& path) {
   });
 }
 
+// The bytes of workload()'s trace (the file is removed).
+std::string recorded_workload_bytes(const char* name) {
+  std::string path = temp_path(name);
+  record_workload(path);
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(path.c_str());
+  return ss.str();
+}
+
 TEST(Trace, RecordsAConsistentTraceOfAWorkload) {
   std::string path = temp_path("workload");
   std::int64_t before = 0, after = 0;
@@ -487,13 +498,7 @@ TEST(FlightRecorder, ConcurrentApiCallsWaitForEachOther) {
 // The reader survives any corruption: truncated and bit-flipped copies of a real trace
 // parse or fail with an error, never crash, and what parses can be checked and converted.
 TEST(TraceReader, SurvivesCorruptInput) {
-  std::string path = temp_path("fuzz");
-  record_workload(path);
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string good = ss.str();
-  std::remove(path.c_str());
+  const std::string good = recorded_workload_bytes("fuzz");
   Trace t;
   std::string error;
   ASSERT_TRUE(tracetool::parse_trace(good, &t, &error)) << error;
@@ -534,13 +539,7 @@ TEST(TraceReader, SurvivesCorruptInput) {
 // writer stops at the first failed write) and one whose End chunk counts other batches than
 // the file holds. (Both were called consistent: the reader keeps what is complete.)
 TEST(TraceReader, CheckReportsATraceCutShortOrMissingBatches) {
-  std::string path = temp_path("cut");
-  record_workload(path);
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string good = ss.str();
-  std::remove(path.c_str());
+  const std::string good = recorded_workload_bytes("cut");
   Trace t;
   std::string error;
   ASSERT_TRUE(tracetool::parse_trace(good, &t, &error)) << error;
