@@ -462,13 +462,8 @@ int processThreads() {
 // the observer's reader), the Ms of earlier runs still stuck in a system call, and the
 // sanitizer's own (ThreadSanitizer starts one with the first thread).
 int runtimeThreads() REQUIRES(sched.lock) {
-#if defined(URGENT_TSAN)
-  constexpr int kSanitizerThreads = 1;
-#else
-  constexpr int kSanitizerThreads = 0;
-#endif
   return static_cast<int>(mcount()) + helper_threads.load() + orphans_alive.load() +
-         kSanitizerThreads;
+         (kTsan ? 1 : 0);
 }
 
 }  // namespace
