@@ -137,6 +137,8 @@ void Ticker::reset(std::chrono::nanoseconds d) {
 
 Chan<Clock::time_point> after(std::chrono::nanoseconds d) {
   auto* ti = new TimerImpl;
+  // Never fired when the run ends: timers_fini frees it.
+  ti->t.orphan = [](void* arg) { delete static_cast<TimerImpl*>(arg); };
   Chan<Clock::time_point> c = ti->c;
   arm(ti, sendTimeOnce, d, 0);
   return c;

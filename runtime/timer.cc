@@ -201,6 +201,7 @@ std::int64_t nextTimerWhen() {
 }
 
 void timers_fini() {
+  std::vector<Timer*> orphans;
   for (std::int32_t i = 0; i < kMaxGomaxprocs && allp[i] != nullptr; i++) {
     TimerHeap& th = allp[i]->timers;
     SpinGuard lock(th.timerslock);
@@ -208,10 +209,13 @@ void timers_fini() {
       t->pp = nullptr;
       t->index = -1;
       t->status.store(kTimerIdle, std::memory_order_release);
+      if (t->orphan != nullptr) orphans.push_back(t);
     }
     th.heap.clear();
     updateTimer0(th);
   }
+  // Freed with no lock held: freeing may drop the last reference to a channel.
+  for (Timer* t : orphans) t->orphan(t->arg);
 }
 
 void moveTimers(P* from, P* to) {

@@ -42,6 +42,9 @@ struct Timer {
   std::int64_t period = 0;
   bool (*f)(void* arg, std::int64_t now) = nullptr;
   void* arg = nullptr;
+  // A timer that owns itself (after's): timers_fini calls orphan(arg) to free it, since
+  // once the run ends nothing else could (f would have freed it when it fired).
+  void (*orphan)(void* arg) = nullptr;
   Relaxed<P*> pp;           // [pp->timerslock; racy reads: deltimer] its heap, or null
   std::int32_t index = -1;  // [pp->timerslock] its position there
   // [atomic] TimerStatus: changed under the heap's lock, but for the runner's and
@@ -96,7 +99,8 @@ std::int64_t nextTimerWhen();
 void moveTimers(P* from, P* to);
 // At the end of urgent::run, before its Ps are freed: takes every pending timer off its heap
 // (idle again), so that a timer that outlives the run (a Timer object destroyed later) never
-// touches a freed P, and can be armed again in a later run.
+// touches a freed P, and can be armed again in a later run; a timer that owns itself
+// (orphan set) is freed instead.
 void timers_fini();
 // A timer firing at `when` was added: make sure an M will be awake then (Go's
 // wakeNetPoller, proc.cc).

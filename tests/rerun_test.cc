@@ -89,11 +89,14 @@ TEST(Rerun, SemaphoreWaitersOfAnEarlierRunAreForgotten) {
 TEST(Rerun, ChannelWaitersOfAnEarlierRunAreForgotten) {
   std::optional<Chan<int>> unbuffered, full;
   test::run_with(1, [&] {
-    unbuffered.emplace();
-    full.emplace(1);
-    full->send(1);
-    go([c = *unbuffered]() mutable { c.recv(); });
-    go([c = *full]() mutable { c.send(2); });  // blocks: full
+    {
+      test::AbandonedOnPurpose abandoned;  // the channels outlive run 2 in these closures
+      unbuffered.emplace();
+      full.emplace(1);
+      full->send(1);
+      go([c = *unbuffered]() mutable { c.recv(); });
+      go([c = *full]() mutable { c.send(2); });  // blocks: full
+    }
     for (int i = 0; i < 20; i++) gosched();
   });
   std::vector<int> got;

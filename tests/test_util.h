@@ -18,6 +18,10 @@
 #include "env.h"
 #include "sanitizer.h"
 
+#if defined(URGENT_ASAN)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace urgent::test {
 
 // Whether the runtime will preempt a goroutine that makes no calls (a SIGURG at an async
@@ -41,6 +45,26 @@ inline bool async_preemption_expected() {
 #define URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES()                                          \
   if (::urgent::rt::kTsan) GTEST_SKIP() << "creates more goroutines than ThreadSanitizer's " \
                                            "8128 fibers"
+
+// For its scope, LeakSanitizer does not report what the calling thread allocates: objects
+// that only goroutines abandoned on purpose at the end of a run still reference (a
+// goroutine's closure and what it captured are never freed, as in Go when main returns).
+// The scope must not switch goroutines: LeakSanitizer's switch is per thread.
+class AbandonedOnPurpose {
+ public:
+  AbandonedOnPurpose() {
+#if defined(URGENT_ASAN)
+    __lsan_disable();
+#endif
+  }
+  ~AbandonedOnPurpose() {
+#if defined(URGENT_ASAN)
+    __lsan_enable();
+#endif
+  }
+  AbandonedOnPurpose(const AbandonedOnPurpose&) = delete;
+  AbandonedOnPurpose& operator=(const AbandonedOnPurpose&) = delete;
+};
 
 // Runs main under urgent::run with GOMAXPROCS=procs (the environment is how a program
 // configures the runtime, so that is what the tests exercise).
