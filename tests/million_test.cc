@@ -14,6 +14,12 @@ namespace {
 
 TEST(Million, OneMillionLiveGoroutines) {
   URGENT_SKIP_UNDER_TSAN_MANY_GOROUTINES();
+#if defined(URGENT_ASAN)
+  // Measured: the process was OOM-killed at 22 GB resident (2.3 GB of page tables) before
+  // all of them had started; AddressSanitizer's shadow of every touched stack page and its
+  // larger stacks do not fit a million in this machine's 24 GiB.
+  GTEST_SKIP() << "a million goroutines do not fit in memory under AddressSanitizer";
+#endif
   constexpr int kN = 1'000'000;
   std::vector<rt::G*> gs(kN, nullptr);
   std::atomic<int> started{0}, finished{0};
