@@ -53,6 +53,17 @@
 //          (URGENT_TIMESLICE, default 500us here), and urgent::preempt_latency(): from
 //          sysmon's decision to the goroutine entering the scheduler. Prints both and the
 //          ratio of the medians (no warm-up; runs urgent::run itself).
+//   activation (n = 400): a report, no urgent involved: the floor of a kernel-assisted
+//          handoff (scheduler activations from perf events). A plain thread W opens a
+//          PERF_COUNT_SW_CONTEXT_SWITCHES software event on itself (sample_period 1,
+//          context_switch records in a backward ring, O_ASYNC with F_SETSIG = SIGRTMIN+3 and
+//          F_SETOWN_EX to the process); a second thread, the only one that unblocks that
+//          signal, sleeps on a futex. n times W takes t0 and blocks in read(2) on a pipe
+//          that a third thread writes every 2 ms; the signal's handler wakes the sleeper,
+//          which takes t1. Prints t1 - t0 (p50, p99, max), how often the sleeper ran on the
+//          CPU W blocked on, what W's last switch-out record said (blocked or preempted), and
+//          the tgkill->handler floor (preemptlat's) measured in the same run. Needs perf
+//          events (perf_event_paranoid <= 2): otherwise a message and exit status 1.
 //   fairness (n = 1000): K = 4 goroutines spin with no calls at GOMAXPROCS=2 for n ms, each
 //          counting its iterations; prints each one's share of all of them, in creation
 //          order: `fairness shares <s1> <s2> <s3> <s4>` (sum 1; urgent-lab computes Jain's
@@ -65,7 +76,12 @@
 //          to each, the machine's floor: the same work on two plain threads that each take a
 //          POSIX-timer signal (no-op handler) every slice.
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/perf_event.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -451,6 +467,133 @@ std::string preemptlatReport(long n) {
   return line;
 }
 
+// activation: see the header. The signal's handler runs on the sleeper only (the one
+// thread with the signal unblocked, so the kernel picks it for the process-directed
+// signal), stores the time and ends its futex sleep.
+namespace activation {
+std::atomic<std::uint32_t> word{0};
+std::atomic<std::int64_t> handled{0};
+std::atomic<int> handled_cpu{-1};
+void handler(int, siginfo_t*, void*) {
+  handled.store(nanotime(), std::memory_order_relaxed);
+  handled_cpu.store(sched_getcpu(), std::memory_order_relaxed);
+  word.store(1, std::memory_order_release);
+}
+}  // namespace activation
+
+std::string activationReport(long n) {
+  using namespace activation;
+  const int sig = SIGRTMIN + 3;
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  sigset_t old_mask;
+  pthread_sigmask(SIG_BLOCK, &only, &old_mask);  // every thread started below inherits it
+  struct sigaction sa {}, old_sa{};
+  sa.sa_sigaction = handler;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(sig, &sa, &old_sa);
+  auto restore = [&] {
+    sigaction(sig, &old_sa, nullptr);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  };
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+  attr.sample_period = 1;
+  attr.context_switch = 1;
+  attr.write_backward = 1;  // an overwritable ring: its newest record is at data_head
+  int pfd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (pfd < 0) {
+    int e = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    restore();
+    throw std::runtime_error(std::string("perf_event_open(PERF_COUNT_SW_CONTEXT_SWITCHES): ") +
+                             std::strerror(e) + " (needs perf_event_paranoid <= 2)");
+  }
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* ring = mmap(nullptr, 3 * page, PROT_READ, MAP_SHARED, pfd, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> t0{0};
+  std::atomic<int> w_cpu{-1};
+  std::vector<double> lat;
+  long same_cpu = 0, said_blocked = 0, said_preempted = 0;
+  std::thread sleeper([&] {
+    pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+    while (!stop.load()) {
+      timespec to{0, 50'000'000};
+      if (word.load(std::memory_order_acquire) == 0) {
+        syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &to, nullptr, 0);
+      }
+      if (word.exchange(0) == 0) continue;
+      // (Every switch-out of W signals: its naps between reads too. Only a signal handled
+      // after W took t0 belongs to the read.)
+      std::int64_t start = t0.load();
+      std::int64_t at = handled.load();
+      if (start == 0 || at < start || !t0.compare_exchange_strong(start, 0)) continue;
+      lat.push_back(static_cast<double>(at - start) / 1e3);
+      if (handled_cpu.load() == w_cpu.load()) same_cpu++;
+      if (ring != MAP_FAILED) {
+        auto* meta = static_cast<perf_event_mmap_page*>(ring);
+        std::uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+        perf_event_header h;
+        std::memcpy(&h, static_cast<char*>(ring) + meta->data_offset + (head & (meta->data_size - 1)),
+                    sizeof h);
+        if (h.type == PERF_RECORD_SWITCH && (h.misc & PERF_RECORD_MISC_SWITCH_OUT)) {
+          ((h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? said_preempted : said_blocked)++;
+        }
+      }
+    }
+  });
+  std::thread writer([&] {
+    char c = 1;
+    while (!stop.load()) {
+      ::usleep(2000);
+      if (::write(fds[1], &c, 1) != 1) break;
+    }
+  });
+  ::usleep(10'000);
+  fcntl(pfd, F_SETFL, O_ASYNC);
+  fcntl(pfd, F_SETSIG, sig);
+  f_owner_ex owner{F_OWNER_PID, ::getpid()};
+  fcntl(pfd, F_SETOWN_EX, &owner);
+  for (long i = 0; i < n; i++) {
+    char c;
+    w_cpu.store(sched_getcpu());
+    t0.store(nanotime());
+    if (::read(fds[0], &c, 1) != 1) break;
+    ::usleep(100);  // let the sleeper take its sample before the next block
+  }
+  ::close(pfd);
+  stop.store(true);
+  writer.join();
+  sleeper.join();
+  if (ring != MAP_FAILED) munmap(ring, 3 * page);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  restore();
+  if (lat.empty()) throw std::runtime_error("no perf context-switch signal was delivered");
+  std::vector<double> floor = signalFloor(n);
+  std::sort(lat.begin(), lat.end());
+  std::sort(floor.begin(), floor.end());
+  char line[768];
+  std::snprintf(line, sizeof line,
+                "activation p50 %.1f us p99 %.1f us max %.1f us (%zu samples; woken thread on "
+                "the blocked thread's CPU %.0f%%; last switch-out record: %ld blocked, %ld "
+                "preempted)\n"
+                "tgkill->handler p50 %.1f us p99 %.1f us max %.1f us (%zu samples)\n"
+                "ratio p50 %.3f",
+                percentile(lat, 50), percentile(lat, 99), percentile(lat, 100), lat.size(),
+                100.0 * static_cast<double>(same_cpu) / static_cast<double>(lat.size()),
+                said_blocked, said_preempted, percentile(floor, 50), percentile(floor, 99),
+                percentile(floor, 100), floor.size(), percentile(lat, 50) / percentile(floor, 50));
+  return line;
+}
+
 // overhead: wall time (ms) of four goroutines doing `steps` LCG steps each, no calls, at
 // GOMAXPROCS=2, in a fresh urgent::run with the given time slice (null: preemption off).
 double cpuBoundMs(long steps, const char* slice) {
@@ -716,6 +859,8 @@ const std::map<std::string, Workload> kWorkloads = {
     {"probe50", {200, "us-probe-p50", probe50}},
     {"probe99", {200, "us-probe-p99", probe99}},
     {"probe", {.default_n = 200, .unit = nullptr, .run = nullptr, .report = probeReport}},
+    {"activation",
+     {.default_n = 400, .unit = nullptr, .run = nullptr, .standalone = activationReport}},
     {"preemptlat",
      {.default_n = 2000, .unit = nullptr, .run = nullptr, .standalone = preemptlatReport}},
     {"overhead", {.default_n = 100, .unit = nullptr, .run = nullptr, .standalone = overheadReport}},

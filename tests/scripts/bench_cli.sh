@@ -40,6 +40,19 @@ for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
     [[ $rc -eq 2 && -n "$err" ]] || { echo "bench_cli.sh: $bin $bad: rc=$rc err='$err'" >&2; exit 1; }
   done
 done
+# activation (urgent-bench only): the perf-event floor beside the tgkill floor, or, where
+# perf events are not allowed, exit status 1 and why.
+set +e
+out=$("$build/bin/urgent-bench" activation 20 2>&1)
+rc=$?
+set -e
+if [[ $(cat /proc/sys/kernel/perf_event_paranoid) -le 2 ]]; then
+  [[ $rc -eq 0 && "$out" =~ ^activation\ p50\ [0-9]+\.[0-9]\ us\ p99\ .*\ \([0-9]+\ samples\;.*blocked.*$'\n'tgkill-\>handler\ p50\ .*$'\n'ratio\ p50\ [0-9]+\.[0-9]{3}$ ]] ||
+    { echo "bench_cli.sh: urgent-bench activation 20: rc=$rc out='$out'" >&2; exit 1; }
+else
+  [[ $rc -eq 1 && "$out" == *perf_event_open* ]] ||
+    { echo "bench_cli.sh: urgent-bench activation without perf events: rc=$rc out='$out'" >&2; exit 1; }
+fi
 # The echo client on its own: bad arguments are exit status 2, a refused connection 1.
 client="$build/bin/urgent-echo-client"
 for bad in "" "1 2 3" "0 1 64 100" "80 x 64 100" "80 1 64 0"; do
