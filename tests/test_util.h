@@ -49,7 +49,8 @@ inline bool async_preemption_expected() {
 // For its scope, LeakSanitizer does not report what the calling thread allocates: objects
 // that only goroutines abandoned on purpose at the end of a run still reference (a
 // goroutine's closure and what it captured are never freed, as in Go when main returns).
-// The scope must not switch goroutines: LeakSanitizer's switch is per thread.
+// LeakSanitizer's switch is per thread, so the scope keeps the goroutine on its thread: it
+// is not preempted (NoPreempt) and must not block.
 class AbandonedOnPurpose {
  public:
   AbandonedOnPurpose() {
@@ -64,6 +65,9 @@ class AbandonedOnPurpose {
   }
   AbandonedOnPurpose(const AbandonedOnPurpose&) = delete;
   AbandonedOnPurpose& operator=(const AbandonedOnPurpose&) = delete;
+
+ private:
+  NoPreempt no_preempt_;
 };
 
 // Runs main under urgent::run with GOMAXPROCS=procs (the environment is how a program
