@@ -502,6 +502,9 @@ void checkdead() REQUIRES(sched.lock) {
   }
   if (processThreads() > runtimeThreads()) {
     sched.deadlock_deferred.store(true, std::memory_order_relaxed);  // one may ready a G
+    // sysmon may already sleep as idle, for up to a minute: wake it, so that it sleeps
+    // kDeadlockRecheckNs instead and looks again.
+    sysmonwakeLocked();
     return;
   }
   if (waiting == 0) fatal("no goroutines (main called runtime.Goexit) - deadlock!");
