@@ -55,12 +55,20 @@ std::thread write_later(int fd, std::chrono::milliseconds after) {
   });
 }
 
-// The seed scenario: at GOMAXPROCS=1, A blocks in read(2) for 20 ms; B, made runnable
-// meanwhile, runs long before A's read returns (sysmon hands A's P to another M), and A
-// continues afterwards with its byte.
+// The seed scenario: at GOMAXPROCS=1, A blocks in read(2); B, made runnable meanwhile, runs
+// before A's read returns (sysmon hands A's P to another M), and A continues afterwards
+// with its byte. The byte is written once B has run (or after 10 s, a bound only a frozen
+// P reaches), so the order does not depend on how loaded the machine is.
 TEST(Syscall, BlockedReadDoesNotFreezeItsP) {
   Pipe p;
-  std::thread writer = write_later(p.w, 20ms);
+  std::atomic<bool> b_has_run{false};
+  std::thread writer([&] {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!b_has_run.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    if (::write(p.w, "x", 1) != 1) std::abort();
+  });
   Clock::time_point b_ran{}, a_returned{};
   char got = 0;
   bool a_continued = false;
@@ -72,6 +80,7 @@ TEST(Syscall, BlockedReadDoesNotFreezeItsP) {
     urgent::go([&] {    // A
       urgent::go([&] {  // B: runnable while A blocks; only another M can run it
         b_ran = Clock::now();
+        b_has_run = true;
         wg.done();
       });
       ssize_t r = blocking([&] { return ::read(p.r, &got, 1); });
