@@ -55,20 +55,25 @@ std::thread write_later(int fd, std::chrono::milliseconds after) {
   });
 }
 
+// Writes one byte to fd once `ready` is set, or after 10 s (a bound only a frozen P reaches):
+// a reader blocked on fd returns only after the event, however loaded the machine is.
+std::thread write_once(int fd, const std::atomic<bool>& ready) {
+  return std::thread([fd, &ready] {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!ready.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    if (::write(fd, "x", 1) != 1) std::abort();
+  });
+}
+
 // The seed scenario: at GOMAXPROCS=1, A blocks in read(2); B, made runnable meanwhile, runs
 // before A's read returns (sysmon hands A's P to another M), and A continues afterwards
-// with its byte. The byte is written once B has run (or after 10 s, a bound only a frozen
-// P reaches), so the order does not depend on how loaded the machine is.
+// with its byte, written once B has run (write_once).
 TEST(Syscall, BlockedReadDoesNotFreezeItsP) {
   Pipe p;
   std::atomic<bool> b_has_run{false};
-  std::thread writer([&] {
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!b_has_run.load() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(1ms);
-    }
-    if (::write(p.w, "x", 1) != 1) std::abort();
-  });
+  std::thread writer = write_once(p.w, b_has_run);
   Clock::time_point b_ran{}, a_returned{};
   char got = 0;
   bool a_continued = false;
@@ -103,7 +108,8 @@ TEST(Syscall, BlockedReadDoesNotFreezeItsP) {
 // and the others run while it blocks.
 TEST(Syscall, BlockingHandoffHandsThePOffAtOnce) {
   Pipe p;
-  std::thread writer = write_later(p.w, 20ms);
+  std::atomic<bool> b_has_run{false};
+  std::thread writer = write_once(p.w, b_has_run);
   Clock::time_point b_ran{}, a_returned{};
   SchedStats before{}, after{};
   test::run_with(1, [&] {
@@ -113,6 +119,7 @@ TEST(Syscall, BlockingHandoffHandsThePOffAtOnce) {
     urgent::go([&] {
       urgent::go([&] {
         b_ran = Clock::now();
+        b_has_run = true;
         wg.done();
       });
       char c;
