@@ -51,12 +51,13 @@ LDFLAGS := -pthread -rdynamic $(SANFLAGS)
 # liburgent (URGENT_BPF=1).
 BPF_OUT := $(BUILD)/bpf
 VMLINUX_H := $(BPF_OUT)/vmlinux.h
-BPF_OBSERVER := $(BUILD)/obj/bpf/observer.o
+BPF_LOADERS := $(BUILD)/obj/bpf/observer.o $(BUILD)/obj/bpf/activator.o
+BPF_SKELS := $(BPF_OUT)/observe.skel.h $(BPF_OUT)/activate.skel.h
 SCOPE := $(BUILD)/bin/urgent-scope
 
 LIB_SRCS := $(wildcard runtime/*.cc)
 ASM_SRCS := $(wildcard arch/$(ARCH)/*.S)
-LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o) $(BPF_OBSERVER)
+LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(ASM_SRCS:%.S=$(BUILD)/obj/%.o) $(BPF_LOADERS)
 LIB := $(BUILD)/lib/liburgent.a
 
 # urgent-trace: the trace reader (reader, analysis, convert) is shared with the tests.
@@ -125,14 +126,18 @@ $(VMLINUX_H): | deps
 
 # (Explicit targets: a pattern rule's missing prerequisite would make make pick the
 # generic %.o rule for the loader instead.)
+bpf_compile = $(Q)clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(subst x86_64,x86,$(ARCH)) \
+	  -I$(BPF_OUT) -Ibpf -c $< -o $@
 $(BPF_OUT)/observe.bpf.o: bpf/observe.bpf.c bpf/observe.h $(VMLINUX_H)
 	$(call say,BPF,$<)
-	$(Q)clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(subst x86_64,x86,$(ARCH)) \
-	  -I$(BPF_OUT) -Ibpf -c $< -o $@
+	$(bpf_compile)
+$(BPF_OUT)/activate.bpf.o: bpf/activate.bpf.c bpf/activate.h $(VMLINUX_H)
+	$(call say,BPF,$<)
+	$(bpf_compile)
 
-$(BPF_OUT)/observe.skel.h: $(BPF_OUT)/observe.bpf.o
+$(BPF_SKELS): $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	$(call say,SKEL,$@)
-	$(Q)bpftool gen skeleton $< name observe_bpf > $@.tmp && mv $@.tmp $@
+	$(Q)bpftool gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
 # Syscall names for urgent-scope's tables, from the C library's <sys/syscall.h>.
 $(BPF_OUT)/syscall_names.h: | deps
@@ -142,12 +147,12 @@ $(BPF_OUT)/syscall_names.h: | deps
 	  awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { sub(/^__NR_/, "", $$2); \
 	    printf "{%s, \"%s\"},\n", $$3, $$2 }' > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/bpf/%.o: bpf/%.cc $(BPF_OUT)/observe.skel.h $(BPF_OUT)/syscall_names.h | deps
+$(BUILD)/obj/bpf/%.o: bpf/%.cc $(BPF_SKELS) $(BPF_OUT)/syscall_names.h | deps
 	$(call say,CXX,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(CPPFLAGS) -Ibpf -I$(BPF_OUT) $(CXXFLAGS) -c $< -o $@
 
-$(SCOPE): $(BUILD)/obj/bpf/urgent-scope.o $(BUILD)/obj/bpf/checker.o $(BPF_OBSERVER) $(TRACE_READER_OBJS)
+$(SCOPE): $(BUILD)/obj/bpf/urgent-scope.o $(BUILD)/obj/bpf/checker.o $(BPF_LOADERS) $(TRACE_READER_OBJS)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(LDFLAGS) $^ -o $@ $(BPF_LIBS)

@@ -7,61 +7,26 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
 
+#include "libbpf_errors.h"
 #include "observe.skel.h"
 
 namespace urgent::bpf {
-
-namespace {
-
-// libbpf's messages go here instead of stderr: shown only inside an error.
-thread_local std::string* libbpf_log = nullptr;
-
-int capture(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (libbpf_log == nullptr || level == LIBBPF_DEBUG) return 0;
-  char buf[512];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  if (libbpf_log->size() < 4096) *libbpf_log += buf;
-  return n;
-}
-
-std::string last_line(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  std::size_t nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
-}
-
-}  // namespace
 
 std::unique_ptr<Observer> Observer::start(const ObserverConfig& cfg, std::string* error) {
   if (cfg.tgid <= 0) {
     *error = "no process to observe";
     return nullptr;
   }
-  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-    *error = "no kernel BTF (/sys/kernel/btf/vmlinux: " + std::string(std::strerror(errno)) +
-             "): the observers are CO-RE programs and need a kernel built with "
-             "CONFIG_DEBUG_INFO_BTF";
+  if (std::string why = btf_missing(); !why.empty()) {
+    *error = why;
     return nullptr;
   }
-  std::string log;
-  libbpf_log = &log;
-  libbpf_print_fn_t old = libbpf_set_print(capture);
+  LibbpfErrors errors;
   std::unique_ptr<Observer> o(new Observer);
   auto fail = [&](const char* step, int err) {
-    err = err < 0 ? -err : err;
-    std::string why = std::string(step) + ": " + std::strerror(err);
-    if (err == EPERM || err == EACCES) {
-      why += " (loading BPF programs needs root, or CAP_BPF and CAP_PERFMON)";
-    }
-    std::string detail = last_line(log);
-    if (!detail.empty()) why += " [libbpf: " + detail + "]";
-    *error = why;
-    libbpf_set_print(old);
-    libbpf_log = nullptr;
+    *error = errors.why(step, err);
     return nullptr;
   };
   o->skel_ = observe_bpf::open();
@@ -77,8 +42,6 @@ std::unique_ptr<Observer> Observer::start(const ObserverConfig& cfg, std::string
   }
   o->rb_ = ring_buffer__new(bpf_map__fd(o->skel_->maps.events), on_record, o.get(), nullptr);
   if (o->rb_ == nullptr) return fail("opening the ring buffer", errno);
-  libbpf_set_print(old);
-  libbpf_log = nullptr;
   return o;
 }
 

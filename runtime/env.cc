@@ -1,5 +1,5 @@
 // runtime/env.cc: GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE,
-// URGENT_TRACE_MEM and GODEBUG.
+// URGENT_TRACE_MEM, URGENT_HANDOFF and GODEBUG.
 #include "env.h"
 
 #include <sched.h>
@@ -203,6 +203,14 @@ bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* b
   return ok;
 }
 
+std::optional<HandoffMode> parse_handoff(const char* s, std::string* why) {
+  for (HandoffMode m : {HandoffMode::kPoll, HandoffMode::kPerf, HandoffMode::kBpf, HandoffMode::kAuto}) {
+    if (std::strcmp(s, handoff_mode_name(m)) == 0) return m;
+  }
+  *why = "not poll, perf, bpf or auto";
+  return std::nullopt;
+}
+
 int getproccount() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -245,6 +253,14 @@ Config read_config() {
       cfg.observe = *s == '1';
     } else {
       warn("URGENT_BPF", s, "not 0 or 1", "0");
+    }
+  }
+  if (const char* s = std::getenv("URGENT_HANDOFF"); s != nullptr && *s != '\0') {
+    std::string why;
+    if (auto m = parse_handoff(s, &why)) {
+      cfg.handoff = *m;
+    } else {
+      warn("URGENT_HANDOFF", s, why, handoff_mode_name(cfg.handoff));
     }
   }
   read_bounded("URGENT_TRACE_MEM", parse_size, kMinTraceMem, kMaxTraceMem, "64KiB and 64GiB",

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "activation.h"
+
 namespace urgent::rt {
 
 // Go's forcePreemptNS: how long a goroutine may run before sysmon preempts it.
@@ -29,6 +31,7 @@ struct Config {
   std::string trace_path;                           // URGENT_TRACE (empty: no trace)
   std::size_t trace_mem = kDefaultTraceMem;         // URGENT_TRACE_MEM
   bool observe = false;                             // URGENT_BPF=1: the eBPF observers
+  HandoffMode handoff = HandoffMode::kPoll;         // URGENT_HANDOFF (activation.h)
 };
 
 // The default goroutine stack size: 256 KiB of address space (1 MiB under AddressSanitizer,
@@ -61,7 +64,11 @@ struct Godebug {
 // with *why naming the first such setting and *bad_value its value.
 bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* bad_value);
 
-// Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE(_MEM) and GODEBUG;
+// URGENT_HANDOFF's value: poll, perf, bpf or auto. nullopt for anything else, with *why.
+std::optional<HandoffMode> parse_handoff(const char* s, std::string* why);
+
+// Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE(_MEM),
+// URGENT_HANDOFF and GODEBUG;
 // every invalid value prints one warning line to stderr naming the variable and the value used
 // instead.
 Config read_config();

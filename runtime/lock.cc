@@ -4,6 +4,7 @@
 // - Mutex::key_ is 0 (unlocked), 1 (locked, nobody sleeping) or 2 (locked, maybe sleepers).
 //   A thread that sleeps always leaves 2 behind, so unlock() knows it must wake someone.
 // - Note::key_ goes 0 -> 1 exactly once between clear()s; wakeup() twice is a runtime bug.
+//   interrupt() may put 2 there first (0 -> 2); wakeup() then still goes to 1.
 // - A thread holding a Mutex or SpinMutex is never preempted asynchronously: every lock
 //   counts in tls_locks_held, which the SIGURG handler checks (preempt.cc).
 #include "lock.h"
@@ -131,12 +132,16 @@ void SpinMutex::lock_slow() {
 
 void Note::wakeup() {
   std::uint32_t old = key_.exchange(1, std::memory_order_release);
-  if (old != 0) fatal("notewakeup - double wakeup (%u)", old);
+  if (old != 0 && old != kInterrupted) fatal("notewakeup - double wakeup (%u)", old);
   futex_wake(&key_, 1);
 }
 
 void Note::sleep() {
   while (key_.load(std::memory_order_acquire) == 0) futex_sleep(&key_, 0, -1);
+}
+
+void Note::sleep_until_woken() {
+  for (std::uint32_t k; (k = key_.load(std::memory_order_acquire)) != 1;) futex_sleep(&key_, k, -1);
 }
 
 bool Note::sleep_for(std::int64_t ns) {

@@ -106,15 +106,26 @@ using SpinGuard = LockGuardOf<SpinMutex>;
 
 // A one-shot event for one sleeper (Go's note): sleep() blocks the calling thread until
 // wakeup(); clear() re-arms it. Exactly one thread may sleep on a note at a time.
+// interrupt() (async-signal-safe, from a signal handler on the sleeper's own thread) also
+// ends sleep(), weaker than wakeup(): a later wakeup() still overrides it (activation.cc).
 class Note {
  public:
   void clear() { key_.store(0, std::memory_order_relaxed); }
   void wakeup();
   void sleep();
+  void interrupt() {
+    std::uint32_t zero = 0;
+    key_.compare_exchange_strong(zero, kInterrupted, std::memory_order_release);
+  }
+  // After sleep() returned because of interrupt(): waits for the wakeup() that follows.
+  void sleep_until_woken();
+  // After sleep(): woken by interrupt() only (no wakeup() yet).
+  bool interrupted() const { return key_.load(std::memory_order_acquire) == kInterrupted; }
   // Sleeps at most `ns` nanoseconds; returns true if woken, false on timeout.
   bool sleep_for(std::int64_t ns);
 
  private:
+  static constexpr std::uint32_t kInterrupted = 2;
   std::atomic<std::uint32_t> key_{0};
 };
 

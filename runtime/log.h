@@ -26,4 +26,10 @@ void info(spdlog::format_string_t<Args...> fmt, Args&&... args) {
   if (l.should_log(spdlog::level::info)) l.info(fmt, std::forward<Args>(args)...);
 }
 
+template <class... Args>
+void warn(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  auto& l = logger();
+  if (l.should_log(spdlog::level::warn)) l.warn(fmt, std::forward<Args>(args)...);
+}
+
 }  // namespace urgent::rt::log

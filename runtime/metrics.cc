@@ -73,6 +73,13 @@ std::string metrics_text(const Metrics& m) {
   line("/sched/syscalls/exit-slow:calls", s.syscall_exit_slow);
   line("/sched/handoffs/retake:events", s.handoffs);
   line("/sched/handoffs/blocking:events", s.handoffs_block);
+  line("/sched/handoffs/activated:events", s.handoffs_activated);
+  line("/sched/activations:events", s.activations);
+  line("/sched/activations/strays:signals", s.activation_strays);
+  line("/sched/activations/preempted:events", s.activation_preempted);
+  line("/sched/activations/uncovered:threads", s.activation_uncovered);
+  line("/sched/unwrapped-blocks:events", s.unwrapped_blocks);
+  line("/sched/unwrapped-blocks:ns", s.unwrapped_block_ns);
   line("/sched/preempt/requests:events", s.preempt_requests);
   line("/sched/preempt/signals:signals", s.preempt_signals);
   line("/sched/preempt/async:events", s.preempt_async);

@@ -44,6 +44,7 @@
 #include <memory>
 #include <vector>
 
+#include "activation.h"
 #include "cpu.h"
 #include "env.h"
 #include "log.h"
@@ -290,6 +291,7 @@ void acquirep(M* mp, P* pp) {
   mp->p = pp;
   pp->m = mp;
   pp->status.store(kPrunning, std::memory_order_relaxed);
+  activation_set_running(mp);
   URGENT_TRACE_EVENT(kProcStart, pp->id);
 }
 
@@ -301,6 +303,7 @@ P* releasep(M* mp) {
   mp->p = nullptr;
   pp->m = nullptr;
   pp->status.store(kPidle, std::memory_order_relaxed);
+  activation_set_idle(mp);
   URGENT_TRACE_EVENT(kProcStop, pp->id);
   return pp;
 }
@@ -373,9 +376,11 @@ void minit(M* mp) {
   // sleeping until the next timer should wake when it is due. M0 gets its own back at exit.
   mp->saved_timerslack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
   prctl(PR_SET_TIMERSLACK, kTimerSlackNs, 0, 0, 0);
+  activation_minit(mp);
 }
 
 void munit(M* mp) {
+  activation_unminit(mp);
   if (mp->saved_timerslack > 0) prctl(PR_SET_TIMERSLACK, mp->saved_timerslack, 0, 0, 0);
   signal_unminit(mp);
   trace_bind_thread(nullptr, 0, 0);
@@ -411,6 +416,8 @@ void checkmcount() REQUIRES(sched.lock) {
   }
 }
 
+}  // namespace
+
 // Reserves the id of an M about to be created (Go's mReserveID). Counting the M in the same
 // critical section that decided to create it keeps checkdead from seeing zero running Ms
 // in between (an M returning from a syscall whose P was just handed to the new M).
@@ -442,6 +449,8 @@ void newm(P* pp, bool spinning, std::int64_t id) {
   if (err != 0) fatal("newm: pthread_create failed: %s", strerror(err));
   sched.threads_created.fetch_add(1, std::memory_order_relaxed);
 }
+
+namespace {
 
 // The threads of this process, from /proc/self/stat (num_threads, the 20th field, after
 // the command name in parentheses, which may hold anything). -1 if it cannot be read.
@@ -524,19 +533,49 @@ void join_helper_thread(pthread_t thread) {
 
 namespace {
 
+// Removes mp from sched.midle; false if it is not there (startm took it).
+bool mremove(M* mp) REQUIRES(sched.lock) {
+  for (M** link = &sched.midle; *link != nullptr; link = &(*link)->schedlink) {
+    if (*link == mp) {
+      *link = mp->schedlink;
+      sched.nmidle--;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Stops the current M until it is handed a P (Go's stopm). Returns without a P only when
-// the runtime shuts down.
+// the runtime shuts down. A parked M is also a spare for kernel-assisted handoff: an
+// activation interrupts its sleep, and it takes a blocked M's P itself (activate).
 void stopm(M* mp) {
   if (mp->p != nullptr) fatal("stopm holding p");
   if (mp->spinning) fatal("stopm spinning");
-  {
-    SpinGuard lock(sched.lock);
+  for (;;) {
+    {
+      SpinGuard lock(sched.lock);
+      if (sched.shutdown.load()) return;
+      mput(mp);
+      checkdead();
+    }
+    activation_park_begin(mp);
+    mp->park.sleep();
+    activation_park_end(mp);
+    bool activated = false;
+    if (mp->park.interrupted()) {
+      SpinGuard lock(sched.lock);
+      // Still idle unless startm took it meanwhile: then its wakeup (and nextp) follows.
+      activated = mremove(mp);
+    }
+    if (!activated) {
+      mp->park.sleep_until_woken();
+      mp->park.clear();
+      break;
+    }
+    mp->park.clear();
     if (sched.shutdown.load()) return;
-    mput(mp);
-    checkdead();
+    if (activate(mp)) return;  // it holds a P now
   }
-  mp->park.sleep();
-  mp->park.clear();
   if (mp->nextp != nullptr) {
     acquirep(mp, mp->nextp);
     mp->nextp = nullptr;
@@ -582,19 +621,25 @@ void startm(P* pp, bool spinning) {
   newm(pp, spinning, id);
 }
 
-// Hands off pp from an M that is about to block (Go's handoffp).
-void handoffp(P* pp) {
+// Hands off pp from an M that is about to block (Go's handoffp). With self (an M without a
+// P), self takes pp where another M would have been started for it; returns true then.
+bool handoffp(P* pp, M* self) {
+  auto start = [&](bool spinning) {
+    if (self == nullptr) {
+      startm(pp, spinning);
+      return false;
+    }
+    self->spinning = spinning;  // (counted in nmspinning by the caller, as for startm)
+    acquirep(self, pp);
+    return true;
+  };
   // If it has local work, start it straight away.
-  if (!runqempty(pp) || sched.runqsize.load() != 0) {
-    startm(pp, false);
-    return;
-  }
+  if (!runqempty(pp) || sched.runqsize.load() != 0) return start(false);
   // No local work: if nobody spins and no P is idle, somebody must look for work.
   std::int32_t zero = 0;
   if (sched.nmspinning.load() + sched.npidle.load() == 0 &&
       sched.nmspinning.compare_exchange_strong(zero, 1)) {
-    startm(pp, true);
-    return;
+    return start(true);
   }
   std::int64_t when = -1;  // -1: pp needs an M; else its earliest timer (0: none)
   {
@@ -602,7 +647,7 @@ void handoffp(P* pp) {
     if (sched.gcwaiting.load()) {
       pp->status.store(kPgcstop);
       if (--sched.stopwait == 0) sched.stopnote.wakeup();
-      return;
+      return false;
     }
     // If this is the last running P and nobody polls the network, an M must run it so
     // that it ends up blocked in the poller (waiting for I/O and timers).
@@ -613,11 +658,9 @@ void handoffp(P* pp) {
       pidleput(pp);
     }
   }
-  if (when < 0) {
-    startm(pp, false);
-  } else if (when > 0) {
-    wakeNetPoller(when);  // its timers still need an M (without sched.lock: may startm)
-  }
+  if (when < 0) return start(false);
+  if (when > 0) wakeNetPoller(when);  // its timers still need an M (without sched.lock: may startm)
+  return false;
 }
 
 namespace {
@@ -695,6 +738,7 @@ bool stoplockedm(M* mp) {
       checkdead();
     }
   }
+  activation_quiet(mp);
   mp->park.sleep();
   mp->park.clear();
   if (mp->nextp == nullptr) return false;  // woken by shutdown
@@ -983,6 +1027,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
       if (mp->spinning) fatal("findrunnable: netpoll with spinning");
       std::int64_t delay = -1;
       if (pollUntil != 0) delay = std::max<std::int64_t>(0, pollUntil - nanotime());
+      activation_quiet(mp);  // this sleep is no P's loss: it must wake no spare
       GList list = netpoll(delay);  // block until new work is available
       sched.pollUntil.store(0);
       sched.lastpoll.store(nanotime());
@@ -1578,6 +1623,7 @@ static void entersyscallCommon(M* mp, G* gp) {
   P* pp = mp->p;
   pp->syscall_tid = mp->tid;
   pp->syscall_goid = gp->goid;
+  pp->syscall_m.store(mp, std::memory_order_relaxed);
   owner_add<std::uint64_t>(pp->syscalls, 1);
   casgstatus(gp, kGrunning, kGsyscall);
   mp->syscalltick = pp->syscalltick;
@@ -1585,6 +1631,7 @@ static void entersyscallCommon(M* mp, G* gp) {
   mp->oldp = pp;
   mp->p = nullptr;
   bool stopping = publishSyscallP(pp);
+  activation_set_syscall(mp);
   mp->sysstate.store(kInSyscall, std::memory_order_release);
   sysmonwake();  // sysmon may be asleep (every P was idle): a syscall P must be watched
   if (stopping) {
@@ -1617,6 +1664,7 @@ bool entersyscallblock() {
     mp->oldp = nullptr;
     pp->syscalltick++;
     sched.handoffs_block.fetch_add(1, std::memory_order_relaxed);
+    activation_set_idle(mp);  // its sleep in the call wakes no spare
     URGENT_TRACE_EVENT(kGoSysBlock, gp->goid, pp->id, mp->tid);
     handoffp(pp);
   }
@@ -1928,6 +1976,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   panic_init();
   preempt_init(cfg.timeslice_ns, cfg.asyncpreemptoff);
   signal_init();
+  activation_init(cfg.handoff);
 
   m0 = new M;
   m0->is_m0 = true;
@@ -1964,6 +2013,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   main_started = true;
   runtimeInitTime = nanotime();  // as Go's main sets it, right before starting sysmon
   sysmon_start(cfg.schedtrace_ms, cfg.scheddetail);
+  activation_first_spare();
 
   int saved_errno = errno;
   mloop(m0);
@@ -2007,6 +2057,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
     status = exit_status;
   }
   munit(m0);
+  activation_fini();  // the orphans' events too
   for (M* mp = sched.allm.load(); mp != nullptr;) {
     M* next = mp->alllink;
     if (!orphaned(mp)) delete mp;
@@ -2144,6 +2195,7 @@ SchedStats sched_stats() {
   s.syscall_exit_slow = sched.syscall_exit_slow.load(std::memory_order_relaxed);
   s.handoffs = sched.handoffs.load(std::memory_order_relaxed);
   s.handoffs_block = sched.handoffs_block.load(std::memory_order_relaxed);
+  activation_stats(&s);
   SysmonStats sm = sysmon_stats();
   s.sysmon_ticks = sm.ticks;
   s.sysmon_idle_sleeps = sm.idle_sleeps;

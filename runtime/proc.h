@@ -109,9 +109,16 @@ void wakep();
 // Schedules some M to run pp, or an idle P if pp is null (Go's startm).
 void startm(P* pp, bool spinning);
 
-// Hands off pp, which no M holds (kPidle), from an M that blocks or from sysmon's retake:
-// an M runs it if it has work, else it goes idle (Go's handoffp).
-void handoffp(P* pp);
+// Hands off pp, which no M holds (kPidle), from an M that blocks, from sysmon's retake or
+// from an activation: an M runs it if it has work, else it goes idle (Go's handoffp). With
+// self (an M without a P: the spare of an activation), self is that M: returns true if self
+// took pp.
+bool handoffp(P* pp, M* self = nullptr);
+
+// Reserves the id of an M about to be created, counting it as running (Go's mReserveID),
+// and creates it (Go's newm): it starts with pp (null: it parks in stopm, a spare).
+std::int64_t mReserveID() REQUIRES(sched.lock);
+void newm(P* pp, bool spinning, std::int64_t id);
 // Go's checkdead (proc.cc): reports a deadlock if no M can run and no timer is pending, or
 // defers the report (sched.deadlock_deferred) while the process has threads the runtime
 // does not know (one may still ready a goroutine). sysmon calls it again meanwhile.

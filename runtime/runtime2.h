@@ -301,6 +301,18 @@ struct M {
   // exchange sees that and ends the thread.
   std::atomic<std::uint32_t> sysstate{0};
   TraceCtx trace;  // [own] its execution-trace recorder (trace.cc)
+  // Kernel-assisted handoff (activation.cc):
+  int act_fd = -1;                      // [const after minit] perf: its context-switch event
+  bool act_enabled = false;             // [own] perf: that event is enabled (while it has a P)
+  void* act_ring = nullptr;             // [const after minit] perf: that event's ring (read-only)
+  std::uint32_t* act_state = nullptr;   // [const after minit] bpf: its state in the shared array
+  // [own; read by its own activation handler] Asleep in stopm with the activation signal
+  // unblocked: the handler interrupts its park note.
+  std::atomic<bool> act_parked{false};
+  // [atomic] A spare found it off the CPU, blocked outside urgent::blocking while holding a
+  // P, since this time (0: not seen so); sysmon reports the block once it ended.
+  std::atomic<std::int64_t> unwrapped_since{0};
+  std::atomic<bool> unwrapped_runnable{false};  // [atomic] ... with goroutines runnable
 };
 
 enum SysState : std::uint32_t { kNotInSyscall = 0, kInSyscall = 1, kOrphaned = 2 };
@@ -356,6 +368,9 @@ struct alignas(64) P {
   // thread and goroutine of the system call holding it (for the trace's GoSysBlock).
   pid_t syscall_tid = 0;
   std::int64_t syscall_goid = 0;
+  // [atomic, relaxed; the entering M writes] The M of that call, for a spare that looks
+  // before it CASes the P (activation.cc): a stale value only costs a look.
+  std::atomic<M*> syscall_m{nullptr};
   // [atomic, own writes] When this P last switched goroutines because its goroutine was
   // preempted (nanotime): sysmon's start of the next goroutine's slice (sysmon.cc).
   std::atomic<std::int64_t> preempted_at{0};
@@ -416,6 +431,7 @@ struct Sched {
   std::atomic<std::uint64_t> syscall_exit_slow{0};
   std::atomic<std::uint64_t> handoffs{0};
   std::atomic<std::uint64_t> handoffs_block{0};
+  std::atomic<std::uint64_t> handoffs_activated{0};  // by a spare woken by the kernel
 };
 
 }  // namespace urgent::rt

@@ -22,6 +22,7 @@
 
 #include <cstring>
 
+#include "activation.h"
 #include "panic.h"
 #include "preempt.h"
 #include "proc.h"
@@ -45,7 +46,7 @@ constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, S
 constexpr int kNumSignals = sizeof kSignals / sizeof kSignals[0];
 struct sigaction old_actions[kNumSignals];
 sigset_t initial_mask;
-sigset_t m_mask;   // what every M runs with: initial_mask with SIGURG unblocked
+sigset_t m_mask;   // what every M runs with: initial_mask with SIGURG unblocked, kActivationSignal blocked
 sigset_t m0_mask;  // M0's mask before minit, restored by unminit
 // The C library's signal restorer (glibc's __restore_rt), the return address the kernel
 // gives every handler it calls: read back from our own SIGURG action (sa_restorer).
@@ -169,6 +170,7 @@ void signal_init() {
   }
   m_mask = initial_mask;
   sigdelset(&m_mask, SIGURG);
+  sigaddset(&m_mask, kActivationSignal);  // only a parked spare takes it (activation.cc)
   struct sigaction installed;
   sigaction(SIGURG, nullptr, &installed);
   restorer = reinterpret_cast<std::uintptr_t>(installed.sa_restorer);

@@ -46,6 +46,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "activation.h"
 #include "lock.h"
 #include "netpoll.h"
 #include "panic.h"
@@ -64,7 +65,11 @@ namespace {
 constexpr std::int64_t kMinDelayUs = 20;               // Go: usleep(20) when busy
 constexpr std::int64_t kMaxDelayUs = 10'000;           // Go: 10 ms at most
 constexpr int kIdleTicksBeforeBackoff = 50;            // Go: idle > 50
-constexpr std::int64_t kSyscallGraceNs = 10'000'000;   // retake an idle-work syscall P after
+// Retake an idle-work syscall P after this. With kernel-assisted handoff (URGENT_HANDOFF=
+// perf|bpf), where a spare takes a blocked M's P at once, sysmon retakes only calls this old
+// (they stayed on the CPU, or the vCPU stalled in them, or their activation was missed): a
+// shorter backstop retook P's from getpid calls whose vCPU the hypervisor held for 1 ms.
+constexpr std::int64_t kSyscallGraceNs = 10'000'000;
 constexpr std::int64_t kNetpollPeriodNs = 10'000'000;  // sysmon polls if nobody did for this
 constexpr std::int64_t kBatchMaxNs = 100'000;  // retake's batching window: slice/4, at most this
 constexpr std::int64_t kIdleSleepMaxNs = 60'000'000'000;  // Go: forcegcperiod / 2
@@ -142,6 +147,7 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt, int* preemp
       pd.syscallwhen = now;
       if (!sysretake) continue;
     }
+    if (activations_on() && !sysretake && pd.syscallwhen + kSyscallGraceNs > now) continue;
     // On the one hand we don't want to retake Ps if there is no other work to do, but on
     // the other hand we want to retake them eventually because they can prevent sysmon
     // from deep sleep.
@@ -264,7 +270,9 @@ void* sysmon(void*) {
     bool deadline = next_preempt != 0 && next_preempt <= now;
     int preempted = 0;
     int retaken = retake(now, deadline, &next_preempt, &preempted);
-    if (retaken != 0) {
+    activation_sysmon_tick();
+    // (With activations, a retake is the backstop's: no reason to tick fast again.)
+    if (retaken != 0 && !activations_on()) {
       idle = 0;
     } else {
       idle++;

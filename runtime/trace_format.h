@@ -64,8 +64,11 @@ enum class Ev : std::uint8_t {
   kSysmonTick = 16,      // Ps retaken, goroutines preempted: a sysmon tick that acted
   kGoStatus = 17,        // g, status (Go's _G* numbers), reason: g's state when tracing began
   kLost = 18,            // n: this thread dropped n events before this point
+  // tid, ns, runnable (0/1): the M on thread tid, holding a P, was off the CPU ns outside
+  // urgent::blocking (goroutines were runnable meanwhile); sysmon reports it once it ended
+  kUnwrappedBlock = 19,
 };
-inline constexpr int kEvCount = 19;
+inline constexpr int kEvCount = 20;
 
 enum class PreemptKind : std::uint8_t {
   kAsync = 0,          // at an async safe point, through the SIGURG trampoline
@@ -112,6 +115,7 @@ inline constexpr EventSpec kEventSpecs[kEvCount] = {
     {"SysmonTick", 2, {"retaken", "preempted"}},
     {"GoStatus", 3, {"g", "status", "reason"}},
     {"Lost", 1, {"n"}},
+    {"UnwrappedBlock", 3, {"tid", "ns", "runnable"}},
 };
 
 inline constexpr const char* kPreemptKindNames[] = {"async", "cooperative", "after-deferred"};

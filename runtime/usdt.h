@@ -20,7 +20,9 @@
 //                                      2 runtime lock, 3 NoPreempt, 4 other object, 5 stack
 //   syscall_enter(goid)                urgent::blocking starts (entersyscall)
 //   syscall_exit(goid, path)           it returns: path 0 own P, 1 idle P, 2 no P (slow)
-//   handoff(p)                         sysmon retook P p from a blocked system call
+//   handoff(p)                         sysmon (or a spare M woken by the kernel) took P p
+//                                      from a blocked system call
+//   activation(m)                      a parked spare M woke for an activation (URGENT_HANDOFF)
 //   steal(p, victim, n)                P p stole n goroutines from P victim
 #pragma once
 
@@ -31,7 +33,8 @@
 #define URGENT_USDT_PROBES(X)                                                     \
   X(go_create)                                                                    \
   X(go_start) X(go_end) X(go_block) X(go_unblock) X(go_preempt) X(preempt_signal) \
-      X(preempt_handler) X(syscall_enter) X(syscall_exit) X(handoff) X(steal)
+      X(preempt_handler) X(syscall_enter) X(syscall_exit) X(handoff) X(steal) \
+          X(activation)
 
 #define URGENT_USDT_SEMAPHORE_DECL(name) extern volatile unsigned short urgent_##name##_semaphore;
 extern "C" {

@@ -23,14 +23,19 @@ run_gtest() {  # run_gtest [ENV=VALUE...]: the suite once, its summary added to 
 }
 run_gtest
 # Again under a preemption storm: every goroutine of every test is preempted every 50 us,
-# anywhere in its own code (tests that need a slice of their own set it).
+# anywhere in its own code (tests that need a slice of their own set it), once per
+# P-handoff mode.
 # (Not under ThreadSanitizer: there preemption is cooperative only, so there is no storm;
 # runtime/HACKING.md, Sanitizers.)
 if [[ ${SAN:-} == *thread* ]]; then
   echo "== skipped: the suite under a preemption storm (no asynchronous preemption under TSan)"
 else
-  echo "== the same suite with URGENT_TIMESLICE=50us"
-  run_gtest URGENT_TIMESLICE=50us
+  # ... in every P-handoff mode (URGENT_HANDOFF; runtime/activation.h): the signals and
+  # spare Ms of kernel-assisted handoff under the storm too.
+  for mode in poll perf bpf; do
+    echo "== the same suite with URGENT_TIMESLICE=50us URGENT_HANDOFF=$mode"
+    run_gtest URGENT_TIMESLICE=50us URGENT_HANDOFF=$mode
+  done
 fi
 
 # Script-level tests (install + pkg-config, tools' error handling).

@@ -100,7 +100,7 @@ TEST(Syscall, BlockedReadDoesNotFreezeItsP) {
   EXPECT_TRUE(a_continued);
   EXPECT_EQ(got, 'x');
   EXPECT_LT(b_ran, a_returned) << "B waited for A's system call";
-  EXPECT_GE(after.handoffs - before.handoffs, 1u);
+  EXPECT_GE(test::retakes(after) - test::retakes(before), 1u);
   EXPECT_GE(after.syscalls - before.syscalls, 1u);
 }
 
@@ -151,8 +151,10 @@ TEST(Syscall, ShortCallsCreateNoThreadsAndNoHandoffs) {
   EXPECT_EQ(pid, ::getpid());
   EXPECT_EQ(after.syscalls - before.syscalls, kCalls);
   EXPECT_EQ(after.syscall_exit_fast - before.syscall_exit_fast, kCalls);
-  EXPECT_EQ(after.threads_created, before.threads_created);
-  EXPECT_EQ(after.handoffs, before.handoffs);
+  // (With URGENT_HANDOFF=perf|bpf sysmon starts one spare M, perhaps during the loop.)
+  EXPECT_LE(after.threads_created,
+            before.threads_created + (std::string(after.handoff) == "poll" ? 0 : 1));
+  EXPECT_EQ(test::retakes(after), test::retakes(before));
   EXPECT_EQ(after.syscall_exit_idle_p + after.syscall_exit_slow,
             before.syscall_exit_idle_p + before.syscall_exit_slow);
 }
@@ -176,7 +178,7 @@ TEST(Syscall, ExitTakesAnIdlePWhenItsOwnWasRetaken) {
     after = sched_stats();
   });
   writer.join();
-  EXPECT_GE(after.handoffs - before.handoffs, 1u);
+  EXPECT_GE(test::retakes(after) - test::retakes(before), 1u);
   EXPECT_GE(after.syscall_exit_idle_p - before.syscall_exit_idle_p, 1u);
 }
 
@@ -209,7 +211,7 @@ TEST(Syscall, ExitWithoutAPQueuesTheGoroutineAndKeepsErrno) {
   });
   EXPECT_EQ(r, -1);
   EXPECT_EQ(err, EBADF);
-  EXPECT_GE(after.handoffs - before.handoffs, 1u);
+  EXPECT_GE(test::retakes(after) - test::retakes(before), 1u);
   EXPECT_GE(after.syscall_exit_slow - before.syscall_exit_slow, 1u);
 }
 

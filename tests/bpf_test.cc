@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,8 +103,13 @@ TEST(Bpf, SeesEveryBlockingRead) {
   ASSERT_NE(o, nullptr);
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
-  std::atomic<pid_t> reader_tid{0};
+  std::mutex mu;
+  std::set<std::uint32_t> reader_tids;  // (the goroutine may change threads between reads)
+  std::atomic<bool> reading{false};
   std::thread writer([&] {
+    // From the first read on (the runtime's start, URGENT_HANDOFF=bpf's program load
+    // included, must not let bytes pile up: a read that finds its byte does not block).
+    while (!reading.load()) usleep(100);
     for (int i = 0; i < 50; i++) {
       usleep(2000);
       ASSERT_EQ(write(fds[1], "x", 1), 1);
@@ -115,7 +122,11 @@ TEST(Bpf, SeesEveryBlockingRead) {
       for (int i = 0; i < 50; i++) {
         char c;
         blocking([&] {
-          reader_tid = gettid();
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            reader_tids.insert(static_cast<std::uint32_t>(gettid()));
+          }
+          reading = true;
           return read(fds[0], &c, 1);
         });
       }
@@ -130,7 +141,7 @@ TEST(Bpf, SeesEveryBlockingRead) {
   std::vector<double> offcpu_share;      // of each long read's duration
   std::uint64_t switched_in_unseen = 0;  // reads that left the CPU with no off-CPU time
   for (const obs_syscall& c : obs.syscalls) {
-    if (c.tid != static_cast<std::uint32_t>(reader_tid.load()) || c.nr != 0 /* read */) continue;
+    if (reader_tids.count(c.tid) == 0 || c.nr != 0 /* read */) continue;
     std::uint64_t duration = c.exit_ns - c.enter_ns;
     if (duration < 1'500'000) continue;  // usleep(2000) sleeps >= 2 ms
     EXPECT_GE(c.first_off_ns, c.enter_ns) << "a 1.5 ms read that never left the CPU";

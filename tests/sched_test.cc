@@ -431,7 +431,9 @@ TEST(Threads, IdleMsParkAndAreReused) {
     s = sched_stats();
   });
   EXPECT_GE(s.threads_created, 1u);  // the second P got a thread...
-  EXPECT_LE(s.threads_created, 2u);  // ...which was parked and woken, not replaced
+  // ...which was parked and woken, not replaced (plus, with URGENT_HANDOFF=perf|bpf, the
+  // spare M kept parked for kernel-assisted handoff).
+  EXPECT_LE(s.threads_created, std::string(s.handoff) == "poll" ? 2u : 3u);
 }
 
 TEST(Stats, CountersMove) {

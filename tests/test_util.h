@@ -70,6 +70,12 @@ class AbandonedOnPurpose {
   NoPreempt no_preempt_;
 };
 
+// Ps handed off from system calls by sysmon or by a spare M the kernel woke
+// (URGENT_HANDOFF): the suite passes in every handoff mode.
+inline std::uint64_t retakes(const SchedStats& s) {
+  return s.handoffs + s.handoffs_activated;
+}
+
 // Runs main under urgent::run with GOMAXPROCS=procs (the environment is how a program
 // configures the runtime, so that is what the tests exercise).
 template <class F>

@@ -130,6 +130,12 @@ class Timeline {
         case Ev::kLost:
           instant(emitter(e), e.ns, "lost " + std::to_string(e.args[0]) + " events");
           break;
+        case Ev::kUnwrappedBlock:
+          instant(emitter(e), e.ns,
+                  "tid " + std::to_string(e.args[0]) + " blocked " +
+                      std::to_string(e.args[1] / 1000) + " us outside urgent::blocking" +
+                      (e.args[2] != 0 ? " while goroutines were runnable" : ""));
+          break;
         case Ev::kProcStart:
           m_p_[e.m] = static_cast<std::int64_t>(e.args[0]);
           instant(emitter(e), e.ns, "acquire P" + std::to_string(e.args[0]));

@@ -23,6 +23,16 @@ struct SchedStats {
   std::uint64_t syscall_exit_slow = 0;    // no P: queued globally, its thread parked
   std::uint64_t handoffs = 0;             // Ps handed off from a syscall: sysmon's retake
   std::uint64_t handoffs_block = 0;       // ... and blocking_handoff's, at entry
+  // Kernel-assisted handoff (URGENT_HANDOFF=perf|bpf: a spare M the kernel wakes the moment
+  // an M holding a P blocks; all zero with poll).
+  const char* handoff = "poll";             // the mode in effect: poll, perf or bpf
+  std::uint64_t handoffs_activated = 0;     // Ps handed off by such a spare
+  std::uint64_t activations = 0;            // spares woken that looked for blocked Ms
+  std::uint64_t activation_strays = 0;      // signals that reached a program thread (passed on)
+  std::uint64_t activation_preempted = 0;   // Ms in a call found preempted, not blocked: kept
+  std::uint64_t activation_uncovered = 0;   // Ms whose event failed to open (sysmon covers them)
+  std::uint64_t unwrapped_blocks = 0;       // an M holding a P slept outside urgent::blocking
+  std::uint64_t unwrapped_block_ns = 0;     // ... their total time off the CPU
   // sysmon (Go's system monitor thread).
   std::uint64_t sysmon_ticks = 0;        // wakeups of its loop
   std::uint64_t sysmon_idle_sleeps = 0;  // times it slept until woken (every P idle)
