@@ -28,7 +28,8 @@
 //          it starts. main sleeps 20 ms, writes one byte to the pipe and waits for A and B.
 //          A sample is t1 - t0: how long B waited for the P that A's system call was holding.
 //   handoff (n = 200): the same samples, printed for humans as one line
-//          `handoff p50 <us> us max <us> us` (not `<workload> <value> <unit>`: not for
+//          `handoff p50 <us> us p99 <us> us max <us> us (URGENT_HANDOFF=<mode>; by the
+//          kernel's spare <n>, by sysmon <n>; sysmon <n> wakeups/s)` (not `<workload> <value> <unit>`: not for
 //          scripts/compare.sh).
 //   echo   (n = 2000, req/s): a TCP echo server on 127.0.0.1 (port 0): urgent::net::listen,
 //          accept, one goroutine per connection that reads and writes back what it read.
@@ -314,11 +315,20 @@ double handoffmax(long n) {
   return percentile(handoffLatency(n), 100);
 }
 std::string handoffReport(long n) {
+  urgent::SchedStats before = urgent::sched_stats();
+  auto t0 = Clock::now();
   auto l = handoffLatency(n);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  urgent::SchedStats after = urgent::sched_stats();
   if (l.empty()) return "";
-  char line[128];
-  std::snprintf(line, sizeof line, "handoff p50 %.1f us max %.1f us", percentile(l, 50),
-                percentile(l, 100));
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "handoff p50 %.1f us p99 %.1f us max %.1f us (URGENT_HANDOFF=%s; by the kernel's "
+                "spare %llu, by sysmon %llu; sysmon %.0f wakeups/s)",
+                percentile(l, 50), percentile(l, 99), percentile(l, 100), after.handoff,
+                static_cast<unsigned long long>(after.handoffs_activated - before.handoffs_activated),
+                static_cast<unsigned long long>(after.handoffs - before.handoffs),
+                static_cast<double>(after.sysmon_ticks - before.sysmon_ticks) / secs);
   return line;
 }
 

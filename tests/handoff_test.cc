@@ -314,20 +314,19 @@ TEST(HandoffFallback, PerfForbiddenBySeccompPollsWithOneLine) {
   }
 }
 
-// auto: the best mode available, said once at URGENT_LOG=info; with perf forbidden and no
-// root, poll.
+// auto: the best mode available (perf, then bpf), said once at URGENT_LOG=info; with perf
+// forbidden and no root, poll.
 TEST(HandoffAuto, SaysItsChoiceOnceAtInfo) {
   test::ScopedEnv env("URGENT_HANDOFF", "auto");
   test::ScopedEnv log("URGENT_LOG", "info");
   std::string err;
   int status = in_child(
       [] {
-        const char* want = rt::kTsan ? "poll" : geteuid() == 0 ? "bpf" : "perf";
-        return blocked_read_in(want);
+        return blocked_read_in(rt::kTsan ? "poll" : "perf");
       },
       &err);
   EXPECT_EQ(status, 0) << err;
-  const char* want = rt::kTsan ? "poll" : geteuid() == 0 ? "bpf" : "perf";
+  const char* want = rt::kTsan ? "poll" : "perf";
   std::string said = std::string("URGENT_HANDOFF=auto: ") + want;
   EXPECT_NE(err.find(said), std::string::npos) << err;
   EXPECT_EQ(err.find("URGENT_HANDOFF=auto"), err.rfind("URGENT_HANDOFF=auto")) << err;

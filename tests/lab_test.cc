@@ -39,9 +39,18 @@ TEST(LabParse, BenchLines) {
   EXPECT_EQ(p->p50, 9053.6);
   EXPECT_EQ(p->max, 9090.0);
   EXPECT_FALSE(parse_probe("probe p50 us\n"));
-  auto h = parse_handoff("handoff p50 72.9 us max 165.7 us\n");
+  auto h = parse_handoff("handoff p50 72.9 us p99 150.2 us max 165.7 us\n");
   ASSERT_TRUE(h);
-  EXPECT_EQ(h->first, 72.9);
+  EXPECT_EQ(h->p50, 72.9);
+  EXPECT_EQ(h->p99, 150.2);
+  EXPECT_EQ(h->sysmon_per_s, -1);
+  h = parse_handoff(
+      "handoff p50 7.5 us p99 20.0 us max 31.0 us (URGENT_HANDOFF=perf; by the kernel's spare 40, "
+      "by sysmon 0; sysmon 210 wakeups/s)\n");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->max, 31.0);
+  EXPECT_EQ(h->sysmon_per_s, 210);
+  EXPECT_FALSE(parse_handoff("handoff p50 72.9 us max 165.7 us\n"));  // the old format
   auto f = parse_fairness("fairness shares 0.2490 0.2530 0.2320 0.2660\n");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->size(), 4u);

@@ -48,7 +48,7 @@
 //
 //	handoff  (default n = 200)
 //	       The same samples, printed for humans as one line
-//	       "handoff p50 <µs> us max <µs> us" (not the <workload> <value>
+//	       "handoff p50 <µs> us p99 <µs> us max <µs> us" (not the <workload> <value>
 //	       <unit> format: not for scripts/compare.sh).
 //
 //	echo  (default n = 2000, unit req/s)
@@ -535,7 +535,8 @@ func main() {
 	case isHandoff:
 		handoffLatency(n / 10) // warm-up
 		lat := handoffLatency(n)
-		fmt.Printf("handoff p50 %.1f us max %.1f us\n", percentile(lat, 50), percentile(lat, 100))
+		fmt.Printf("handoff p50 %.1f us p99 %.1f us max %.1f us\n", percentile(lat, 50),
+			percentile(lat, 99), percentile(lat, 100))
 		return
 	case isFairness:
 		fmt.Print("fairness shares")

@@ -118,11 +118,18 @@ std::optional<Overhead> parse_overhead(const std::string& out) {
   return o;
 }
 
-std::optional<std::pair<double, double>> parse_handoff(const std::string& out) {
+std::optional<Handoff> parse_handoff(const std::string& out) {
   for (const std::string& l : lines_starting(out, "handoff p50")) {
-    double p50, max;
-    if (std::sscanf(l.c_str(), "handoff p50 %lf us max %lf us", &p50, &max) == 2)
-      return {{p50, max}};
+    Handoff h;
+    if (std::sscanf(l.c_str(), "handoff p50 %lf us p99 %lf us max %lf us", &h.p50, &h.p99,
+                    &h.max) != 3) {
+      continue;
+    }
+    if (std::size_t w = l.rfind("sysmon "); w != std::string::npos) {
+      double v;
+      if (std::sscanf(l.c_str() + w, "sysmon %lf wakeups/s", &v) == 1) h.sysmon_per_s = v;
+    }
+    return h;
   }
   return std::nullopt;
 }

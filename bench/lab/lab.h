@@ -46,8 +46,13 @@ struct Overhead {
 // urgent-bench overhead's report.
 std::optional<Overhead> parse_overhead(const std::string& out);
 
-// `handoff p50 <us> us max <us> us`.
-std::optional<std::pair<double, double>> parse_handoff(const std::string& out);
+// `handoff p50 <us> us p99 <us> us max <us> us`, and urgent's `... sysmon <n> wakeups/s`
+// after it (-1 when absent: Go's twin).
+struct Handoff {
+  double p50 = 0, p99 = 0, max = 0;
+  double sysmon_per_s = -1;
+};
+std::optional<Handoff> parse_handoff(const std::string& out);
 
 // The number at a dotted path (`check.preemption.decision_to_off.p50_ns`; an array element
 // by its index, `histograms.sigurg.3`) in JSON text, by

@@ -61,6 +61,7 @@ struct Lab {
   std::string out;   // results directory
   bool quick = false;
   bool root = false;
+  double activation_p50 = 0;  // the floor experiment's perf switch -> woken p50, us (0: none)
   std::vector<std::string> table;    // lines for stdout
   std::vector<std::string> json;     // "name": {...} members of "experiments"
   std::vector<std::string> crosses;  // cross-check lines
@@ -199,12 +200,27 @@ void floor_experiment(Lab& lab) {
                             " us (" + fmt("%+.1f", *k - l50) + " us)");
     }
   }
+  // The floor of kernel-assisted handoff: a perf context-switch event of a plain thread that
+  // blocks -> another thread running (urgent-bench activation), beside tgkill's.
+  lab.progress("floor: perf context-switch event -> woken thread (urgent-bench activation)");
+  long an = lab.quick ? 100 : 400;
+  double a50 = 0, a99 = 0, amax = 0;
+  bool activation = lab.run(lab.tool("urgent-bench") + " activation " + std::to_string(an), &out) &&
+                    std::sscanf(out.c_str(), "activation p50 %lf us p99 %lf us max %lf us", &a50,
+                                &a99, &amax) == 3;
+  if (activation) lab.activation_p50 = a50;
   lab.row("1. signal floor (no runtime)");
   if (p) {
     lab.row("  tgkill -> handler        p50 " + fmt("%8.1f", p->floor_p50) + " us   p99 " +
             fmt("%8.1f", p->floor_p99) + " us");
   } else {
     lab.fail("preemptlat's floor");
+  }
+  if (activation) {
+    lab.row("  perf switch -> woken     p50 " + fmt("%8.1f", a50) + " us   p99 " +
+            fmt("%8.1f", a99) + " us   (URGENT_HANDOFF=perf's own floor)");
+  } else {
+    lab.fail("urgent-bench activation");
   }
   if (timer) {
     lab.row("  timer lateness (1 ms)    p50 " + fmt("%8.1f", l50) + " us   p99 " +
@@ -215,7 +231,9 @@ void floor_experiment(Lab& lab) {
   lab.json.push_back("\"floor\":{\"tgkill_handler_p50_us\":" + (p ? num(p->floor_p50) : "null") +
                      ",\"tgkill_handler_p99_us\":" + (p ? num(p->floor_p99) : "null") +
                      ",\"timer_lateness_p50_us\":" + (timer ? num(l50) : "null") +
-                     ",\"timer_lateness_p99_us\":" + (timer ? num(l99) : "null") + "}");
+                     ",\"timer_lateness_p99_us\":" + (timer ? num(l99) : "null") +
+                     ",\"activation_p50_us\":" + (activation ? num(a50) : "null") +
+                     ",\"activation_p99_us\":" + (activation ? num(a99) : "null") + "}");
 }
 
 void preempt_experiment(Lab& lab) {
@@ -427,21 +445,29 @@ void handoff_experiment(Lab& lab) {
   long n = lab.quick ? 40 : 200;
   lab.row(
       "6. syscall handoff: a goroutine blocks 20 ms in read(2) at GOMAXPROCS=1, another waits for "
-      "the P");
+      "the P; urgent in each URGENT_HANDOFF mode (poll: Go's sysmon rule; perf, bpf: the kernel "
+      "wakes a spare M)");
   std::string json = "\"handoff\":{";
-  double handoff_trace_p50 = 0;
-  for (const std::string& who : {std::string("urgent"), std::string("go")}) {
+  double poll_p99 = 0;
+  // Who: urgent in each mode, then Go's twin.
+  const std::vector<std::string> runs = {"poll", "perf", "bpf", "go"};
+  for (const std::string& mode : runs) {
+    bool go = mode == "go";
+    std::string who = go ? "go" : "urgent-" + mode;
     lab.progress("handoff: " + who);
-    std::string cmd = lab.tool(who == "urgent" ? "urgent-bench" : "urgent-bench-go") + " handoff " +
+    std::string env = go ? "" : "URGENT_HANDOFF=" + mode;
+    std::string cmd = lab.tool(go ? "urgent-bench-go" : "urgent-bench") + " handoff " +
                       std::to_string(n);
     std::string out, scope;
-    std::string trace = lab.out + "/logs/handoff.trace";
-    bool ok = lab.root ? (who == "urgent" ? scoped(lab, "", cmd, &out, &scope, &trace)
-                                          : lab.run(lab.tool("urgent-scope") + " --json -o " +
-                                                        lab.out + "/logs/go-handoff.json -- " + cmd,
-                                                    &out))
-                       : lab.run(who == "urgent" ? "URGENT_TRACE=" + trace + " " + cmd : cmd, &out);
-    if (who == "urgent") {
+    std::string trace = lab.out + "/logs/handoff-" + mode + ".trace";
+    std::string go_report = lab.out + "/logs/go-handoff.json";
+    bool ok = lab.root ? (go ? lab.run(lab.tool("urgent-scope") + " --json -o " + go_report +
+                                           " -- " + cmd,
+                                       &out)
+                             : scoped(lab, env, cmd, &out, &scope, &trace))
+                       : lab.run(go ? cmd : env + " URGENT_TRACE=" + trace + " " + cmd, &out);
+    double handoff_trace_p50 = 0;
+    if (!go) {
       // The same delay from the trace: each goroutine's GoSysCall to the next GoStart of
       // another goroutine on the P it held.
       urgent::tracetool::Trace t;
@@ -464,29 +490,35 @@ void handoff_experiment(Lab& lab) {
             }
           }
         }
-        if (auto m = median(delays)) {
-          handoff_trace_p50 = *m;
-        }
+        if (auto m = median(delays)) handoff_trace_p50 = *m;
       }
       std::remove(trace.c_str());
     }
     auto h = ok ? parse_handoff(out) : std::nullopt;
     if (h && handoff_trace_p50 > 0) {
-      lab.crosses.push_back("handoff p50: the runtime's clock " + fmt("%.1f", h->first) +
+      lab.crosses.push_back("handoff p50 (" + who + "): the runtime's clock " +
+                            fmt("%.1f", h->p50) +
                             " us, the trace's (GoSysCall -> the next GoStart on that P) " +
                             fmt("%.1f", handoff_trace_p50) + " us (" +
-                            fmt("%+.1f", handoff_trace_p50 - h->first) + " us)");
-      handoff_trace_p50 = 0;
+                            fmt("%+.1f", handoff_trace_p50 - h->p50) + " us)");
     }
     if (!h) {
       lab.fail("handoff " + who);
       continue;
     }
-    std::string line = "  " + who + ": next goroutine starts " + fmt("%.1f", h->first) +
-                       " us p50 after the call (max " + fmt("%.1f", h->second) + " us)";
-    json += std::string(who == "go" ? "," : "") + "\"" + who + "\":{\"p50_us\":" + num(h->first) +
-            ",\"max_us\":" + num(h->second);
-    if (lab.root && who == "urgent") {
+    if (mode == "poll") poll_p99 = h->p99;
+    std::string line = "  " + who + std::string(13 - who.size(), ' ') + "call -> next goroutine p50 " +
+                       fmt("%.1f", h->p50) + " us  p99 " + fmt("%.1f", h->p99) + " us  max " +
+                       fmt("%.1f", h->max) + " us";
+    if (!go && mode != "poll" && poll_p99 > 0) {
+      line += "  (p99 " + fmt("%.2f", h->p99 / poll_p99) + "x poll's)";
+    }
+    if (h->sysmon_per_s >= 0) line += "; sysmon " + fmt("%.0f", h->sysmon_per_s) + " wakeups/s";
+    json += std::string(mode == runs.front() ? "" : ",") + "\"" + who + "\":{\"p50_us\":" +
+            num(h->p50) + ",\"p99_us\":" + num(h->p99) + ",\"max_us\":" + num(h->max) +
+            ",\"samples\":" + std::to_string(n);
+    if (h->sysmon_per_s >= 0) json += ",\"sysmon_wakeups_per_s\":" + num(h->sysmon_per_s);
+    if (lab.root && !go) {
       auto good = json_number(scope, "check.syscalls.good"),
            missed = json_number(scope, "check.syscalls.missed");
       auto needless = json_number(scope, "check.syscalls.needless"),
@@ -497,17 +529,20 @@ void handoff_experiment(Lab& lab) {
         line += "; checker: good " + num(*good) + ", missed " + num(*missed) + ", needless " +
                 num(*needless) + ", delay after leaving the CPU p50 " + fmt("%.1f", *d50 / 1e3) +
                 " us, p99 " + fmt("%.1f", *d99 / 1e3) + " us";
+        if (lab.activation_p50 > 0) {
+          line += " (" + fmt("%.2f", *d50 / 1e3 / lab.activation_p50) + "x the activation floor)";
+        }
         json += ",\"checker\":{\"good\":" + num(*good) + ",\"missed\":" + num(*missed) +
                 ",\"needless\":" + num(*needless) + ",\"delay_p50_ns\":" + num(*d50) +
                 ",\"delay_p99_ns\":" + num(*d99) + "}";
       }
       if (clock)
-        lab.crosses.push_back("clocks: the trace's GoSysCall -> the kernel's sys_enter, p50 " +
-                              fmt("%.2f", *clock / 1e3) + " us");
+        lab.crosses.push_back("clocks (" + who + "): the trace's GoSysCall -> the kernel's "
+                              "sys_enter, p50 " + fmt("%.2f", *clock / 1e3) + " us");
     }
-    if (lab.root && who == "go") {  // the kernel's side of Go's twin: its blocking reads
+    if (lab.root && go) {  // the kernel's side of Go's twin: its blocking reads
       std::vector<double> dur, off;
-      for (auto [d, o] : parse_scope_calls(read_file(lab.out + "/logs/go-handoff.json"), "read")) {
+      for (auto [d, o] : parse_scope_calls(read_file(go_report), "read")) {
         if (o == 0) continue;
         dur.push_back(d);
         off.push_back(o);
