@@ -15,8 +15,9 @@
 //   yield  (n = 1000000, ns/switch): at GOMAXPROCS=1, two goroutines each call gosched n
 //          times while main waits; wall time / 2n. GOMAXPROCS is restored afterwards.
 //   pingpong (n = 1000000, ns/roundtrip), chanbuf (n = 10000000, ns/item), mutex
-//          (n = 10000000, ns/lock), select (n = 1000000, ns/op): see the functions below;
-//          default GOMAXPROCS.
+//          (n = 10000000, ns/lock), select (n = 1000000, ns/op), syscall (n = 1000000,
+//          ns/call; urgent only: blocking(getpid)): see the functions below; default
+//          GOMAXPROCS.
 //   sleep50, sleep99 (n = 1000): lateness of sleep_for(1ms) on an idle runtime, median and
 //          99th percentile, in microseconds.
 //   handoff50, handoffmax (n = 200, us-handoff-p50, us-handoff-max): latency of handing the P
@@ -29,8 +30,12 @@
 //          A sample is t1 - t0: how long B waited for the P that A's system call was holding.
 //   handoff (n = 200): the same samples, printed for humans as one line
 //          `handoff p50 <us> us p99 <us> us max <us> us (URGENT_HANDOFF=<mode>; by the
-//          kernel's spare <n>, by sysmon <n>; sysmon <n> wakeups/s)` (not `<workload> <value> <unit>`: not for
-//          scripts/compare.sh).
+//          kernel's spare <n>, by sysmon <n>; sysmon <n> wakeups/s)` (not
+//          `<workload> <value> <unit>`: not for scripts/compare.sh).
+//   handoffload (n = 1000 ms): a goroutine's reads through urgent::blocking, each blocking
+//          ~500 µs (a plain thread writes the pipe), at GOMAXPROCS=1, for n ms; one line
+//          `handoffload URGENT_HANDOFF=<mode>: <n> reads in <s> s; handoffs by the kernel's
+//          spare <n>, by sysmon <n>; sysmon <n> wakeups/s, CPU <pct>%`.
 //   echo   (n = 2000, req/s): a TCP echo server on 127.0.0.1 (port 0): urgent::net::listen,
 //          accept, one goroutine per connection that reads and writes back what it read.
 //          The client is the separate program urgent-echo-client (bench/echo-client.cc;
@@ -161,6 +166,17 @@ double yield(long n) {
 }
 
 // pingpong: main and a goroutine bounce a value over two unbuffered channels.
+// syscall: ns per urgent::blocking(getpid) on one goroutine, a call that never blocks:
+// entersyscall and exitsyscall's fast path (what kernel-assisted handoff must not slow).
+double syscall1(long n) {
+  long pid = 0;
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; i++) pid += urgent::blocking([] { return ::syscall(SYS_getpid); });
+  auto dt = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+  if (pid == 0) throw std::runtime_error("getpid returned 0");
+  return dt / static_cast<double>(n);
+}
+
 double pingpong(long n) {
   urgent::Chan<long> ping, pong;
   urgent::WaitGroup wg;
@@ -329,6 +345,55 @@ std::string handoffReport(long n) {
                 static_cast<unsigned long long>(after.handoffs_activated - before.handoffs_activated),
                 static_cast<unsigned long long>(after.handoffs - before.handoffs),
                 static_cast<double>(after.sysmon_ticks - before.sysmon_ticks) / secs);
+  return line;
+}
+
+// handoffload: for ms milliseconds at GOMAXPROCS=1, a goroutine reads a pipe through
+// urgent::blocking, one byte every 500 µs written by a plain thread: every read blocks and
+// its P is handed off (by sysmon's retake, or by a spare M the kernel woke). Reports the
+// handoffs, sysmon's wakeups per second and its CPU time: what watching for blocked calls
+// costs in each URGENT_HANDOFF mode.
+std::string handoffloadReport(long ms) {
+  int old = urgent::gomaxprocs(1);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop.load()) {
+      ::usleep(500);
+      if (::write(fds[1], "x", 1) != 1) break;
+    }
+  });
+  urgent::SchedStats before = urgent::sched_stats();
+  auto t0 = Clock::now();
+  long reads = 0;
+  urgent::WaitGroup wg;
+  wg.add(1);
+  urgent::go([&] {
+    while (Clock::now() - t0 < std::chrono::milliseconds(ms)) {
+      char c;
+      if (urgent::blocking([&] { return ::read(fds[0], &c, 1); }) != 1) break;
+      reads++;
+    }
+    wg.done();
+  });
+  wg.wait();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  urgent::SchedStats after = urgent::sched_stats();
+  stop = true;
+  writer.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  urgent::gomaxprocs(old);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "handoffload URGENT_HANDOFF=%s: %ld reads in %.2f s; handoffs by the kernel's spare "
+                "%llu, by sysmon %llu; sysmon %.0f wakeups/s, CPU %.2f%%",
+                after.handoff, reads, secs,
+                static_cast<unsigned long long>(after.handoffs_activated - before.handoffs_activated),
+                static_cast<unsigned long long>(after.handoffs - before.handoffs),
+                static_cast<double>(after.sysmon_ticks - before.sysmon_ticks) / secs,
+                100.0 * static_cast<double>(after.sysmon_cpu_ns - before.sysmon_cpu_ns) / 1e9 / secs);
   return line;
 }
 
@@ -859,12 +924,15 @@ const std::map<std::string, Workload> kWorkloads = {
     {"spawn", {1000000, "ns/goroutine", spawn}},
     {"yield", {1000000, "ns/switch", yield}},
     {"pingpong", {1000000, "ns/roundtrip", pingpong}},
+    {"syscall", {1000000, "ns/call", syscall1}},
     {"chanbuf", {10000000, "ns/item", chanbuf}},
     {"mutex", {10000000, "ns/lock", mutex}},
     {"select", {1000000, "ns/op", select2}},
     {"handoff50", {200, "us-handoff-p50", handoff50}},
     {"handoffmax", {200, "us-handoff-max", handoffmax}},
     {"handoff", {.default_n = 200, .unit = nullptr, .run = nullptr, .report = handoffReport}},
+    {"handoffload",
+     {.default_n = 1000, .unit = nullptr, .run = nullptr, .report = handoffloadReport}},
     {"echo", {.default_n = 2000, .unit = "req/s", .run = echo, .warmup_n = 200}},
     {"probe50", {200, "us-probe-p50", probe50}},
     {"probe99", {200, "us-probe-p99", probe99}},

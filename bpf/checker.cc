@@ -256,6 +256,12 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
     }
     r.preemptions.push_back(c);
   }
+  for (const Event& e : trace.events) {
+    if (e.type != Ev::kUnwrappedBlock) continue;
+    auto ns = static_cast<std::int64_t>(e.args[1]);
+    if (ns < options.block_threshold_ns) continue;
+    r.unwrapped.push_back({static_cast<std::int64_t>(e.args[0]), e.ns, ns, e.args[2] != 0});
+  }
   return r;
 }
 
@@ -300,6 +306,18 @@ std::string check_text(const CheckReport& r) {
                     ? ", " + std::to_string(v.delay_ns / 1000) + " µs after leaving the CPU"
                     : std::string()))
                   .c_str());
+    o += b;
+  }
+  if (!r.unwrapped.empty()) {
+    std::snprintf(b, sizeof b, "  blocks outside urgent::blocking while holding a P: %zu\n",
+                  r.unwrapped.size());
+    o += b;
+  }
+  for (std::size_t i = 0; i < r.unwrapped.size() && i < 20; i++) {
+    const UnwrappedBlock& u = r.unwrapped[i];
+    std::snprintf(b, sizeof b, "    M (tid %lld) blocked %.3f ms outside urgent::blocking%s\n",
+                  static_cast<long long>(u.tid), u.ns / 1e6,
+                  u.runnable ? " while G's were runnable" : "");
     o += b;
   }
   Steps s(r);
@@ -361,6 +379,10 @@ std::string check_json(const CheckReport& r) {
        ",\"generate_to_deliver\":" + s.to_deliver.json() +
        ",\"deliver_to_handler\":" + s.to_handler.json() + ",\"handler_to_off\":" + s.to_off.json() +
        ",\"decision_to_off\":" + s.total.json() + "}";
+  std::uint64_t unwrapped_runnable = 0;
+  for (const UnwrappedBlock& u : r.unwrapped) unwrapped_runnable += u.runnable;
+  o += ",\"unwrapped_blocks\":{\"count\":" + std::to_string(r.unwrapped.size()) +
+       ",\"while_runnable\":" + std::to_string(unwrapped_runnable) + "}";
   o += ",\"kernel_inconsistent\":" + std::to_string(r.kernel_inconsistent) +
        ",\"switch_ins_unseen\":" + std::to_string(r.switch_ins_unseen) +
        ",\"kernel_drops\":" + std::to_string(r.kernel_drops) +

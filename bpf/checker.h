@@ -16,6 +16,9 @@
 //               long enough to fill the wait (time the guest kernel cannot see, such as a
 //               vCPU the hypervisor took away; the handoff was not needless)
 //     kept      short or unblocked calls that kept their P, rightly
+//   every block of an M holding a P outside urgent::blocking (at least the threshold; the
+//     runtime reports them with URGENT_HANDOFF=perf|bpf): "M blocked N ms outside
+//     urgent::blocking while G's were runnable"
 //   every preemption signal: decision (sysmon, just before tgkill) -> signal_generate ->
 //     signal_deliver -> the handler's verdict -> the goroutine off its M (async preemption)
 // and, as a check of the two clocks, how long after the trace's GoSysCall the kernel saw
@@ -57,8 +60,18 @@ struct PreemptChain {
   int verdict = -1;  // the handler's (0 safe), -1 not seen
 };
 
+// An M holding a P that blocked outside urgent::blocking (the runtime's UnwrappedBlock
+// event, URGENT_HANDOFF=perf|bpf): its P could run nothing meanwhile.
+struct UnwrappedBlock {
+  std::int64_t tid = 0;
+  std::int64_t end_ns = 0;  // when the runtime reported it (after it ended)
+  std::int64_t ns = 0;      // off the CPU
+  bool runnable = false;    // goroutines were runnable when a spare saw it
+};
+
 struct CheckReport {
   std::vector<SyscallVerdict> syscalls;
+  std::vector<UnwrappedBlock> unwrapped;  // at least the threshold long
   std::vector<PreemptChain> preemptions;
   std::uint64_t counts[6] = {};  // by SyscallVerdict::Kind
   std::int64_t threshold_ns = 0;

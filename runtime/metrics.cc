@@ -101,6 +101,7 @@ std::string metrics_text(const Metrics& m) {
   line("/sysmon/ticks:events", s.sysmon_ticks);
   line("/sysmon/idle-sleeps:events", s.sysmon_idle_sleeps);
   line("/sysmon/delay:us", static_cast<std::uint64_t>(s.sysmon_delay_us));
+  line("/sysmon/cpu:ns", static_cast<std::uint64_t>(s.sysmon_cpu_ns));
   line("/sysmon/netpolls:calls", s.netpoll_sysmon);
   return out;
 }

@@ -2200,6 +2200,7 @@ SchedStats sched_stats() {
   s.sysmon_ticks = sm.ticks;
   s.sysmon_idle_sleeps = sm.idle_sleeps;
   s.sysmon_delay_us = sm.delay_us;
+  s.sysmon_cpu_ns = sm.cpu_ns;
   NetpollStats np = netpoll_stats();
   s.netpoll_polls = np.polls;
   s.netpoll_blocking = np.blocking;

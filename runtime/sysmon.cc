@@ -16,6 +16,9 @@
 //   - a tick that ends a slice also ends those ending within a quarter slice (at most
 //     100 µs): Ps stay in step and one wakeup serves them all. On this project's VM every
 //     wakeup costs the interrupted goroutine ~20-30 µs (README, preemption overhead).
+// - With kernel-assisted handoff (URGENT_HANDOFF=perf|bpf, activation.cc) it never ticks
+//   at 20 µs: a spare M takes a blocked call's P, so sysmon sleeps half a slice (at most
+//   10 ms) between ticks, waking for slice ends, and retakes only calls 10 ms old.
 // - When every P is idle (or the world is stopping) it sleeps on sched.sysmonnote until the
 //   next timer, or until woken: every P that leaves the idle list (pidleget: I/O or a timer
 //   readied a goroutine, a system call returned), entersyscall and startTheWorld wake it
@@ -41,6 +44,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -79,6 +84,7 @@ bool started = false;
 std::atomic<std::uint32_t> stop{0};  // futex word: 1 = leave
 
 std::atomic<std::uint64_t> ticks{0};
+clockid_t cpu_clock{};  // sysmon's thread CPU-time clock (valid while started)
 std::atomic<std::uint64_t> idle_sleeps{0};
 std::atomic<std::int64_t> delay_us{0};
 std::int64_t schedtrace_ns = 0;  // GODEBUG=schedtrace, in ns (0: off)
@@ -223,7 +229,11 @@ void* sysmon(void*) {
   std::int64_t next_preempt = 0;  // from retake
   std::int64_t lasttrace = 0;     // GODEBUG=schedtrace: when it last printed
   while (!stop.load()) {
-    if (idle == 0) {  // start with 20 µs sleep...
+    if (activations_on()) {
+      // The kernel reports blocked calls (activation.cc): no 20 µs watch for them, only the
+      // slice ends (next_preempt), the network and the 10 ms backstop.
+      delay = max_delay;
+    } else if (idle == 0) {  // start with 20 µs sleep...
       delay = kMinDelayUs;
     } else if (idle > kIdleTicksBeforeBackoff) {  // start doubling the sleep after 1 ms...
       delay *= 2;
@@ -298,6 +308,7 @@ void sysmon_start(int schedtrace_ms, bool scheddetail) {
   // Like every runtime thread: all signals blocked (sysmon handles none).
   int err = start_helper_thread(&thread, sysmon, nullptr);
   if (err != 0) fatal("runtime: cannot start sysmon: pthread_create: %s", strerror(err));
+  if (pthread_getcpuclockid(thread, &cpu_clock) != 0) cpu_clock = clockid_t{};
   started = true;
 }
 
@@ -329,7 +340,12 @@ void sysmonwake() {
 }
 
 SysmonStats sysmon_stats() {
-  return {ticks.load(), idle_sleeps.load(), delay_us.load()};
+  std::int64_t cpu_ns = 0;
+  timespec ts;
+  if (started && clock_gettime(cpu_clock, &ts) == 0) {
+    cpu_ns = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  }
+  return {ticks.load(), idle_sleeps.load(), delay_us.load(), cpu_ns};
 }
 
 }  // namespace urgent::rt

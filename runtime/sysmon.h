@@ -25,6 +25,7 @@ struct SysmonStats {
   std::uint64_t ticks;
   std::uint64_t idle_sleeps;
   std::int64_t delay_us;
+  std::int64_t cpu_ns;  // CPU time its thread used in this run (0 once stopped)
 };
 SysmonStats sysmon_stats();
 

@@ -559,6 +559,82 @@ void handoff_experiment(Lab& lab) {
     json += "}";
     lab.row(line);
   }
+  // What watching for blocked calls costs: sysmon during a load of blocking reads, and the
+  // workloads kernel-assisted handoff must not slow, in each mode (ratios to poll's).
+  lab.row("  sysmon during a load of blocking reads (urgent-bench handoffload 1000: every read "
+          "blocks ~500 us, GOMAXPROCS=1)");
+  double poll_wakeups = 0;
+  json += ",\"load\":{";
+  for (const std::string& mode : {std::string("poll"), std::string("perf"), std::string("bpf")}) {
+    lab.progress("handoff load: " + mode);
+    std::string out;
+    double reads = 0, secs = 0, wakeups = 0, cpu = 0;
+    unsigned long long by_spare = 0, by_sysmon = 0;
+    char got_mode[16] = {};
+    bool ok = lab.run("URGENT_HANDOFF=" + mode + " " + lab.tool("urgent-bench") +
+                          " handoffload " + std::string(lab.quick ? "300" : "1000"),
+                      &out) &&
+              std::sscanf(out.c_str(),
+                          "handoffload URGENT_HANDOFF=%15[a-z]: %lf reads in %lf s; handoffs by "
+                          "the kernel's spare %llu, by sysmon %llu; sysmon %lf wakeups/s, CPU %lf%%",
+                          got_mode, &reads, &secs, &by_spare, &by_sysmon, &wakeups, &cpu) == 7;
+    if (!ok) {
+      lab.fail("handoffload " + mode);
+      continue;
+    }
+    if (mode == "poll") poll_wakeups = wakeups;
+    std::string line = "    urgent-" + mode + std::string(6 - mode.size(), ' ') + fmt("%.0f", reads) +
+                       " reads: handoffs by a spare " + std::to_string(by_spare) + ", by sysmon " +
+                       std::to_string(by_sysmon) + "; sysmon " + fmt("%.0f", wakeups) +
+                       " wakeups/s";
+    if (mode != "poll" && poll_wakeups > 0) line += " (" + fmt("%.3f", wakeups / poll_wakeups) + "x poll's)";
+    line += ", CPU " + fmt("%.2f", cpu) + "%";
+    lab.row(line);
+    json += std::string(mode == "poll" ? "" : ",") + "\"urgent-" + mode + "\":{\"reads\":" +
+            num(reads) + ",\"handoffs_by_spare\":" + std::to_string(by_spare) +
+            ",\"handoffs_by_sysmon\":" + std::to_string(by_sysmon) +
+            ",\"sysmon_wakeups_per_s\":" + num(wakeups) + ",\"sysmon_cpu_pct\":" + num(cpu) + "}";
+  }
+  json += "}";
+  int rounds = lab.quick ? 1 : 5;
+  lab.row("  micro-benchmarks per mode (urgent-bench; medians of " + std::to_string(rounds) +
+          (lab.quick ? "" : "; ratio = time / poll's time, echo: poll's rate / rate") + ")");
+  json += ",\"micro\":{";
+  bool first_w = true;
+  for (const std::string& w : {std::string("syscall"), std::string("yield"), std::string("pingpong"),
+                               std::string("echo")}) {
+    std::string line = "    " + w + std::string(9 - w.size(), ' ');
+    json += std::string(first_w ? "" : ",") + "\"" + w + "\":{";
+    first_w = false;
+    double poll_value = 0;
+    for (const std::string& mode : {std::string("poll"), std::string("perf"), std::string("bpf")}) {
+      lab.progress("handoff micro: " + w + " " + mode);
+      std::vector<double> v;
+      for (int r = 0; r < rounds; r++) {
+        std::string out;
+        if (lab.run("URGENT_HANDOFF=" + mode + " " + lab.tool("urgent-bench") + " " + w +
+                        (lab.quick && w == "echo" ? " 300" : ""),
+                    &out)) {
+          if (auto x = parse_value(out, w)) v.push_back(*x);
+        }
+      }
+      auto m = median(v);
+      if (!m) {
+        lab.fail("handoff micro " + w + " " + mode);
+        continue;
+      }
+      if (mode == "poll") poll_value = *m;
+      line += "  " + mode + " " + fmt("%.1f", *m);
+      if (mode != "poll" && poll_value > 0 && !lab.quick) {
+        double ratio = w == "echo" ? poll_value / *m : *m / poll_value;
+        line += " (" + fmt("%.3f", ratio) + ")";
+      }
+      json += std::string(mode == "poll" ? "" : ",") + "\"" + mode + "\":" + num(*m);
+    }
+    json += "}";
+    lab.row(line);
+  }
+  json += "}";
   lab.json.push_back(json + "}");
 }
 

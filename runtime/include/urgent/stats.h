@@ -37,7 +37,9 @@ struct SchedStats {
   std::uint64_t sysmon_ticks = 0;        // wakeups of its loop
   std::uint64_t sysmon_idle_sleeps = 0;  // times it slept until woken (every P idle)
   std::int64_t sysmon_delay_us = 0;      // its current sleep between ticks: 20 µs, doubling
-                                         // after 50 idle ticks up to 10 ms
+                                         // after 50 idle ticks up to 10 ms (URGENT_HANDOFF=
+                                         // perf|bpf: half a slice, at most 10 ms, always)
+  std::int64_t sysmon_cpu_ns = 0;        // CPU time its thread has used
   // Network poller.
   std::uint64_t netpoll_polls = 0;     // epoll_wait calls (non-blocking and blocking)
   std::uint64_t netpoll_blocking = 0;  // ... of which blocked an idle M
