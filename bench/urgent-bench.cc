@@ -31,7 +31,8 @@
 //   handoff (n = 200): the same samples, printed for humans as one line
 //          `handoff p50 <us> us p99 <us> us max <us> us (URGENT_HANDOFF=<mode>; by the
 //          kernel's spare <n>, by sysmon <n>; sysmon <n> wakeups/s)` (not
-//          `<workload> <value> <unit>`: not for scripts/compare.sh).
+//          `<workload> <value> <unit>`: not for scripts/compare.sh); with
+//          URGENT_BENCH_SAMPLES=<file>, the samples too (µs, sorted, one per line).
 //   handoffload (n = 1000 ms): a goroutine's reads through urgent::blocking, each blocking
 //          ~500 µs (a plain thread writes the pipe), at GOMAXPROCS=1, for n ms; one line
 //          `handoffload URGENT_HANDOFF=<mode>: <n> reads in <s> s; handoffs by the kernel's
@@ -324,6 +325,17 @@ std::vector<double> handoffLatency(long n) {
   std::sort(lat.begin(), lat.end());
   return lat;
 }
+// Writes the samples (µs), one per line, to $URGENT_BENCH_SAMPLES if it is set (probe,
+// handoff: the lab's CDFs).
+void writeSamples(const std::vector<double>& l) {
+  const char* path = std::getenv("URGENT_BENCH_SAMPLES");
+  if (path == nullptr || *path == '\0') return;
+  std::FILE* f = std::fopen(path, "w");
+  if (f == nullptr) throw std::runtime_error(std::string("URGENT_BENCH_SAMPLES: ") + path);
+  for (double v : l) std::fprintf(f, "%.3f\n", v);
+  if (std::fclose(f) != 0) throw std::runtime_error(std::string("writing ") + path);
+}
+
 double handoff50(long n) {
   return percentile(handoffLatency(n), 50);
 }
@@ -334,6 +346,7 @@ std::string handoffReport(long n) {
   urgent::SchedStats before = urgent::sched_stats();
   auto t0 = Clock::now();
   auto l = handoffLatency(n);
+  writeSamples(l);
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   urgent::SchedStats after = urgent::sched_stats();
   if (l.empty()) return "";
@@ -428,12 +441,7 @@ double probe99(long n) {
 }
 std::string probeReport(long n) {
   auto l = probeLateness(n);
-  if (const char* path = std::getenv("URGENT_BENCH_SAMPLES"); path != nullptr && *path != '\0') {
-    std::FILE* f = std::fopen(path, "w");
-    if (f == nullptr) throw std::runtime_error(std::string("URGENT_BENCH_SAMPLES: ") + path);
-    for (double v : l) std::fprintf(f, "%.3f\n", v);
-    if (std::fclose(f) != 0) throw std::runtime_error(std::string("writing ") + path);
-  }
+  writeSamples(l);
   char line[128];
   std::snprintf(line, sizeof line, "probe p50 %.1f us p99 %.1f us max %.1f us", percentile(l, 50),
                 percentile(l, 99), percentile(l, 100));

@@ -14,7 +14,6 @@
 #include <signal.h>
 
 #include <cstdint>
-#include <string>
 
 namespace urgent {
 struct SchedStats;
@@ -23,7 +22,6 @@ struct SchedStats;
 namespace urgent::rt {
 
 struct M;
-struct P;
 
 enum class HandoffMode : std::uint8_t { kPoll = 0, kPerf = 1, kBpf = 2, kAuto = 3 };
 

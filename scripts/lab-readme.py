@@ -65,23 +65,49 @@ if over:
 lines.append("")
 fl = ex.get("floor")
 if fl and fl.get("tgkill_handler_p50_us") is not None:
-    lines.append(f"Floor: tgkill -> handler {f1(fl['tgkill_handler_p50_us'])} µs p50, {f1(fl['tgkill_handler_p99_us'])} µs "
-                 f"p99; a 1 ms timer on a plain thread is late by {f1(fl['timer_lateness_p50_us'])} µs p50.")
-    lines.append("")
-h = ex.get("handoff", {})
-if "urgent" in h and "go" in h:
-    text = (f"Handoff: the next goroutine starts {f1(h['urgent']['p50_us'])} µs p50 after the call in urgent, "
-            f"{f1(h['go']['p50_us'])} µs in Go.")
-    if "checker" in h["urgent"]:
-        c = h["urgent"]["checker"]
-        text += (f" The checker: {c['good']:.0f} good, {c['missed']:.0f} missed, {c['needless']:.0f} needless; delay after "
-                 f"the thread left the CPU {f1(c['delay_p50_ns'] / 1e3)} µs p50, {f1(c['delay_p99_ns'] / 1e3)} µs p99.")
-    if "kernel" in h["go"]:
-        k = h["go"]["kernel"]
-        text += (f" Go's twin, kernel side: {k['blocking_reads']} reads left the CPU, "
-                 f"{k['read_p50_ns'] / 1e6:.2f} ms p50, off the CPU {k['offcpu_p50_ns'] / 1e6:.2f} ms p50.")
+    text = (f"Floor: tgkill -> handler {f1(fl['tgkill_handler_p50_us'])} µs p50, {f1(fl['tgkill_handler_p99_us'])} µs "
+            f"p99; a 1 ms timer on a plain thread is late by {f1(fl['timer_lateness_p50_us'])} µs p50.")
+    if fl.get("activation_p50_us") is not None:
+        text += (f" A perf context-switch event of a plain thread that blocks -> the thread it wakes running "
+                 f"(the floor of URGENT_HANDOFF=perf): {f1(fl['activation_p50_us'])} µs p50, "
+                 f"{f1(fl['activation_p99_us'])} µs p99.")
     lines.append(text)
     lines.append("")
+h = ex.get("handoff", {})
+runs = [k for k in ["urgent-poll", "urgent-perf", "urgent-bpf", "go"] if k in h]
+if runs:
+    lines.append("Handoff (a goroutine blocks 20 ms in read(2) at GOMAXPROCS=1; the next goroutine's start):")
+    lines.append("")
+    lines.append("| | call -> next goroutine p50 / p99 / max (µs) | checker: good / missed / needless | "
+                 "thread left the CPU -> handoff p50 / p99 (µs) |")
+    lines.append("| --- | --- | --- | --- |")
+    for k in runs:
+        r = h[k]
+        cells = [f"{f1(r['p50_us'])} / {f1(r['p99_us'])} / {f1(r['max_us'])}", "", ""]
+        if "checker" in r:
+            c = r["checker"]
+            cells[1] = f"{c['good']:.0f} / {c['missed']:.0f} / {c['needless']:.0f}"
+            cells[2] = f"{f1(c['delay_p50_ns'] / 1e3)} / {f1(c['delay_p99_ns'] / 1e3)}"
+        name = k if k != "go" else "Go 1.19"
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if "go" in h and "kernel" in h["go"]:
+        k = h["go"]["kernel"]
+        lines.append(f"Go's twin, kernel side: {k['blocking_reads']} reads left the CPU, "
+                     f"{k['read_p50_ns'] / 1e6:.2f} ms p50, off the CPU {k['offcpu_p50_ns'] / 1e6:.2f} ms p50.")
+        lines.append("")
+    load = h.get("load", {})
+    if load:
+        lines.append("sysmon under a load of blocking reads (`urgent-bench handoffload`): " + "; ".join(
+            f"{k} {v['sysmon_wakeups_per_s']:.0f} wakeups/s, CPU {v['sysmon_cpu_pct']:.2f} % "
+            f"(handoffs by a spare {v['handoffs_by_spare']}, by sysmon {v['handoffs_by_sysmon']})"
+            for k, v in load.items()) + ".")
+        lines.append("")
+    hm = h.get("micro", {})
+    if hm:
+        lines.append("Per mode (urgent-bench, medians; ns, echo req/s): " + "; ".join(
+            f"{w} " + ", ".join(f"{m} {v:.1f}" for m, v in vals.items()) for w, vals in hm.items()) + ".")
+        lines.append("")
 mi = ex.get("micro", {})
 if mi:
     lines.append("Micro ratios (urgent time / Go time, medians): " +
@@ -91,7 +117,7 @@ lines.append("Cross-checks printed by the lab:")
 lines.append("")
 lines.extend(f"- {c}" for c in j.get("cross_checks", []))
 lines.append("")
-for p in ["probe_cdf", "preempt", "overhead", "fairness", "micro"]:
+for p in ["probe_cdf", "handoff_cdf", "preempt", "overhead", "fairness", "micro"]:
     if (dst / f"{p}.png").exists():
         lines.append(f"![{p}](bench/lab/results/{p}.png)")
 

@@ -31,21 +31,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-// A plain blocking pipe (not through the poller: the point is to block the thread).
-struct Pipe {
-  int r = -1, w = -1;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
-    r = fds[0];
-    w = fds[1];
-  }
-  ~Pipe() {
-    ::close(r);
-    ::close(w);
-  }
-};
+using test::Pipe;
 
 // Writes one byte to fd from an OS thread outside the runtime after `after`.
 std::thread write_later(int fd, std::chrono::milliseconds after) {

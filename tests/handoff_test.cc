@@ -32,19 +32,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Pipe {
-  int r = -1, w = -1;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
-    r = fds[0];
-    w = fds[1];
-  }
-  ~Pipe() {
-    ::close(r);
-    ::close(w);
-  }
-};
+using test::Pipe;
 
 // Why `mode` cannot be tested here ("" if it can).
 std::string unavailable(const std::string& mode) {

@@ -3,6 +3,7 @@
 
 #include <urgent/urgent.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -68,6 +69,21 @@ class AbandonedOnPurpose {
 
  private:
   NoPreempt no_preempt_;
+};
+
+// A plain blocking pipe (not through the poller: the point is to block the thread).
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
+    r = fds[0];
+    w = fds[1];
+  }
+  ~Pipe() {
+    ::close(r);
+    ::close(w);
+  }
 };
 
 // Ps handed off from system calls by sysmon or by a spare M the kernel woke

@@ -157,6 +157,22 @@ var rateWorkloads = map[string]struct {
 	"echo": {2000, 200, "req/s", echo},
 }
 
+// writeSamples writes the samples (µs), one per line, to $URGENT_BENCH_SAMPLES if it is set.
+func writeSamples(lat []float64) {
+	path := os.Getenv("URGENT_BENCH_SAMPLES")
+	if path == "" {
+		return
+	}
+	var b strings.Builder
+	for _, v := range lat {
+		fmt.Fprintf(&b, "%.3f\n", v)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "urgent-bench-go: URGENT_BENCH_SAMPLES: %v\n", err)
+		os.Exit(2)
+	}
+}
+
 // percentile returns the value at index len*pct/100 of sorted (clamped to the last one):
 // pct 50 is the median index len/2, as urgent-bench takes it; pct 100 is the maximum.
 func percentile(sorted []float64, pct int) float64 {
@@ -535,6 +551,7 @@ func main() {
 	case isHandoff:
 		handoffLatency(n / 10) // warm-up
 		lat := handoffLatency(n)
+		writeSamples(lat)
 		fmt.Printf("handoff p50 %.1f us p99 %.1f us max %.1f us\n", percentile(lat, 50),
 			percentile(lat, 99), percentile(lat, 100))
 		return
@@ -548,16 +565,7 @@ func main() {
 	case isProbe:
 		probeLateness(n / 10) // warm-up
 		lat := probeLateness(n)
-		if path := os.Getenv("URGENT_BENCH_SAMPLES"); path != "" {
-			var b strings.Builder
-			for _, v := range lat {
-				fmt.Fprintf(&b, "%.3f\n", v)
-			}
-			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-				fmt.Fprintf(os.Stderr, "urgent-bench-go: URGENT_BENCH_SAMPLES: %v\n", err)
-				os.Exit(2)
-			}
-		}
+		writeSamples(lat)
 		fmt.Printf("probe p50 %.1f us p99 %.1f us max %.1f us\n", percentile(lat, 50),
 			percentile(lat, 99), percentile(lat, 100))
 		return

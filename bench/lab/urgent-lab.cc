@@ -455,17 +455,18 @@ void handoff_experiment(Lab& lab) {
     bool go = mode == "go";
     std::string who = go ? "go" : "urgent-" + mode;
     lab.progress("handoff: " + who);
-    std::string env = go ? "" : "URGENT_HANDOFF=" + mode;
+    std::string samples = lab.out + "/handoff-" + who + ".dat";  // the CDF's (sorted, us)
+    std::string env = "URGENT_BENCH_SAMPLES=" + samples + (go ? "" : " URGENT_HANDOFF=" + mode);
     std::string cmd = lab.tool(go ? "urgent-bench-go" : "urgent-bench") + " handoff " +
                       std::to_string(n);
     std::string out, scope;
     std::string trace = lab.out + "/logs/handoff-" + mode + ".trace";
     std::string go_report = lab.out + "/logs/go-handoff.json";
     bool ok = lab.root ? (go ? lab.run(lab.tool("urgent-scope") + " --json -o " + go_report +
-                                           " -- " + cmd,
+                                           " -- env " + env + " " + cmd,
                                        &out)
                              : scoped(lab, env, cmd, &out, &scope, &trace))
-                       : lab.run(go ? cmd : env + " URGENT_TRACE=" + trace + " " + cmd, &out);
+                       : lab.run(env + (go ? "" : " URGENT_TRACE=" + trace) + " " + cmd, &out);
     double handoff_trace_p50 = 0;
     if (!go) {
       // The same delay from the trace: each goroutine's GoSysCall to the next GoStart of
@@ -711,6 +712,19 @@ void plots(Lab& lab, const std::set<std::string>& ran) {
     }
     gp += ", 'probe-go-10ms.dat' using 1:($0+1)/" + std::to_string(probe_samples(lab)) +
           " with lines dt 2 title 'Go 10ms'\nunset logscale x\n";
+  }
+  if (ran.count("handoff")) {
+    gp +=
+        "set output 'handoff_cdf.png'\nset title 'syscall handoff: call -> next goroutine, "
+        "CDF'\nset xlabel 'us'\nset ylabel 'fraction'\nset logscale x\nplot ";
+    bool first = true;
+    for (const char* who : {"urgent-poll", "urgent-perf", "urgent-bpf", "go"}) {
+      gp += std::string(first ? "" : ", ") + "'handoff-" + who + ".dat' using 1:($0+1)/" +
+            std::to_string(lab.quick ? 40 : 200) + " with lines" +
+            (who == std::string("go") ? " dt 2 title 'Go 1.19'" : " title '" + std::string(who) + "'");
+      first = false;
+    }
+    gp += "\nunset logscale x\n";
   }
   if (ran.count("preempt")) {
     gp +=

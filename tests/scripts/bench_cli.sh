@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
   for w in spawn yield pingpong chanbuf mutex select sleep50 sleep99; do
     n=2000
@@ -19,9 +21,25 @@ for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
     [[ "$line" =~ ^$w\ [0-9]+\.[0-9]\ us-handoff-(p50|max)$ ]] ||
       { echo "bench_cli.sh: $bin $w 3 printed '$line'" >&2; exit 1; }
   done
-  line=$("$bin" handoff 3)
-  [[ "$line" =~ ^handoff\ p50\ [0-9]+\.[0-9]\ us\ max\ [0-9]+\.[0-9]\ us$ ]] ||
+  line=$(URGENT_BENCH_SAMPLES="$tmp/handoff.samples" "$bin" handoff 3)
+  [[ "$line" =~ ^handoff\ p50\ [0-9]+\.[0-9]\ us\ p99\ [0-9]+\.[0-9]\ us\ max\ [0-9]+\.[0-9]\ us ]] ||
     { echo "bench_cli.sh: $bin handoff 3 printed '$line'" >&2; exit 1; }
+  [[ $(wc -l <"$tmp/handoff.samples") -eq 3 ]] ||
+    { echo "bench_cli.sh: $bin handoff 3 wrote $(wc -l <"$tmp/handoff.samples") samples" >&2; exit 1; }
+  if [[ $bin == */urgent-bench ]]; then
+    # urgent's line also says who handed the P off, in which mode, and sysmon's rate.
+    for mode in poll perf; do
+      line=$(URGENT_HANDOFF=$mode "$bin" handoff 3)
+      [[ "$line" =~ \(URGENT_HANDOFF=$mode\;\ by\ the\ kernel\'s\ spare\ [0-9]+,\ by\ sysmon\ [0-9]+\;\ sysmon\ [0-9]+\ wakeups/s\)$ ]] ||
+        { echo "bench_cli.sh: URGENT_HANDOFF=$mode $bin handoff 3 printed '$line'" >&2; exit 1; }
+      line=$(URGENT_HANDOFF=$mode "$bin" handoffload 50)
+      [[ "$line" =~ ^handoffload\ URGENT_HANDOFF=$mode:\ [0-9]+\ reads\ in\ [0-9.]+\ s\;\ handoffs\ by\ the\ kernel\'s\ spare\ [0-9]+,\ by\ sysmon\ [0-9]+\;\ sysmon\ [0-9]+\ wakeups/s,\ CPU\ [0-9.]+%$ ]] ||
+        { echo "bench_cli.sh: $bin handoffload 50 printed '$line'" >&2; exit 1; }
+    done
+    line=$("$bin" syscall 2000)
+    [[ "$line" =~ ^syscall\ [0-9]+\.[0-9]\ ns/call$ ]] ||
+      { echo "bench_cli.sh: $bin syscall printed '$line'" >&2; exit 1; }
+  fi
   line=$("$bin" echo 200)
   [[ "$line" =~ ^echo\ [0-9]+\.[0-9]\ req/s$ && ! "$line" =~ ^echo\ 0\.0\  ]] ||
     { echo "bench_cli.sh: $bin echo 200 printed '$line'" >&2; exit 1; }

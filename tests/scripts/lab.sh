@@ -22,10 +22,16 @@ assert ex["probe"]["go-10ms"]["p50_us"] > 0
 assert ex["micro"]["pingpong"]["ratio"] > 0
 if j["root"]:
     assert "kernel" in ex["preempt"]["1ms"], "no eBPF breakdown as root"
-    assert ex["handoff"]["urgent"]["checker"]["good"] > 0
+    for mode in ["poll", "perf", "bpf"]:
+        assert ex["handoff"]["urgent-" + mode]["checker"]["good"] > 0, mode
+        assert ex["handoff"]["load"]["urgent-" + mode]["reads"] > 0, mode
+    assert ex["handoff"]["load"]["urgent-perf"]["handoffs_by_spare"] > 0
     assert len(j["cross_checks"]) >= 4
+for run in ["urgent-poll", "urgent-perf", "go"]:
+    assert ex["handoff"][run]["p99_us"] >= ex["handoff"][run]["p50_us"] > 0, run
+assert ex["floor"]["activation_p50_us"] > 0
 PY
-for p in probe_cdf preempt overhead fairness micro; do
+for p in probe_cdf handoff_cdf preempt overhead fairness micro; do
   head -c 8 "$tmp/r/$p.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "$p.png is not a PNG"
 done
 grep -q '^7. micro-benchmarks' "$tmp/table" || fail "no table on stdout"

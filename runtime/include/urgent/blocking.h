@@ -32,7 +32,8 @@ decltype(auto) syscall(F&& f) {
 
 // Runs f() as a system call: for its duration the goroutine is in the syscall state and its
 // P stays attached, so a short call costs two state changes. If f() blocks, sysmon hands
-// the P to another thread after a sysmon tick or two (Go's retake), and the goroutine gets
+// the P to another thread after a sysmon tick or two (Go's retake; with URGENT_HANDOFF=
+// perf|bpf a spare thread the kernel wakes when f() sleeps takes it), and the goroutine gets
 // a P back when f() returns: the same one if nobody took it, else an idle one, else it waits
 // in the global run queue while its thread parks. Returns what f returns; errno as f left it.
 //
