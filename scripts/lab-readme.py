@@ -96,6 +96,12 @@ if runs:
         lines.append(f"Go's twin, kernel side: {k['blocking_reads']} reads left the CPU, "
                      f"{k['read_p50_ns'] / 1e6:.2f} ms p50, off the CPU {k['offcpu_p50_ns'] / 1e6:.2f} ms p50.")
         lines.append("")
+    sc = h.get("short_calls", {})
+    if sc:
+        lines.append("22,000 getpid calls through `urgent::blocking` (`urgent-bench syscall 20000` and its warm-up), under the checker: " + "; ".join(
+            f"{k} kept {v['kept']:.0f}, needless {v['needless']:.0f}, stalled {v['stalled']:.0f}"
+            for k, v in sc.items()) + ".")
+        lines.append("")
     load = h.get("load", {})
     if load:
         lines.append("sysmon under a load of blocking reads (`urgent-bench handoffload`): " + "; ".join(

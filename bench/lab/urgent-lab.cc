@@ -560,6 +560,32 @@ void handoff_experiment(Lab& lab) {
     json += "}";
     lab.row(line);
   }
+  // Calls that never block must keep their P in every mode: the checker on 20,000 getpid
+  // calls through urgent::blocking (root: the kernel's view).
+  if (lab.root) {
+    lab.row("  short calls under the checker (urgent-bench syscall 20000 and its 2,000-call "
+            "warm-up: getpid through urgent::blocking)");
+    json += ",\"short_calls\":{";
+    for (const std::string& mode : {std::string("poll"), std::string("perf"), std::string("bpf")}) {
+      lab.progress("handoff short calls: " + mode);
+      std::string out, scope;
+      bool ok = scoped(lab, "URGENT_HANDOFF=" + mode, lab.tool("urgent-bench") + " syscall 20000",
+                       &out, &scope);
+      auto kept = json_number(scope, "check.syscalls.kept"),
+           needless = json_number(scope, "check.syscalls.needless"),
+           stalled = json_number(scope, "check.syscalls.stalled");
+      if (!ok || !kept || !needless || !stalled) {
+        lab.fail("handoff short calls " + mode);
+        continue;
+      }
+      lab.row("    urgent-" + mode + std::string(6 - mode.size(), ' ') + "kept " + num(*kept) +
+              ", needless " + num(*needless) + ", stalled " + num(*stalled));
+      json += std::string(mode == "poll" ? "" : ",") + "\"urgent-" + mode + "\":{\"kept\":" +
+              num(*kept) + ",\"needless\":" + num(*needless) + ",\"stalled\":" + num(*stalled) +
+              "}";
+    }
+    json += "}";
+  }
   // What watching for blocked calls costs: sysmon during a load of blocking reads, and the
   // workloads kernel-assisted handoff must not slow, in each mode (ratios to poll's).
   lab.row("  sysmon during a load of blocking reads (urgent-bench handoffload 1000: every read "

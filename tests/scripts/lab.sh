@@ -26,6 +26,7 @@ if j["root"]:
         assert ex["handoff"]["urgent-" + mode]["checker"]["good"] > 0, mode
         assert ex["handoff"]["load"]["urgent-" + mode]["reads"] > 0, mode
     assert ex["handoff"]["load"]["urgent-perf"]["handoffs_by_spare"] > 0
+    assert ex["handoff"]["short_calls"]["urgent-perf"]["kept"] > 0
     assert len(j["cross_checks"]) >= 4
 for run in ["urgent-poll", "urgent-perf", "go"]:
     assert ex["handoff"][run]["p99_us"] >= ex["handoff"][run]["p50_us"] > 0, run
