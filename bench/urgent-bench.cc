@@ -577,6 +577,11 @@ std::string activationReport(long n) {
   sa.sa_flags = SA_SIGINFO;
   sigaction(sig, &sa, &old_sa);
   auto restore = [&] {
+    // Discard the signals still queued (every switch-out of W queued one: a real-time
+    // signal), or the old action (the default: terminate) would get them.
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigaction(sig, &ign, nullptr);
     sigaction(sig, &old_sa, nullptr);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   };

@@ -23,6 +23,12 @@
 // - bpf: activate.bpf.c on sched_switch sends the signal itself (bpf_send_signal) only for
 //   an M whose slot says ACT_SYSCALL or ACT_RUNNING that is going to sleep; the M's own
 //   plain stores keep its slot current (activation_set_*). Nothing else wakes anybody.
+// - A parked spare is SCHED_BATCH (no wakeup preemption): woken on a CPU where an M still
+//   runs, it waits for the CPU instead of preempting that M. In perf mode every record wakes
+//   it, the M's switch-in too, so a spare that preempted a running M made it switch out and
+//   in again, which woke the spare again: a loop that took the CPU from the M (found by
+//   Trace.EveryHandlerRunIsRecordedDuringALongDeferral, whose spinner got ms-apart ticks).
+//   When an M blocks, its CPU goes idle and the spare runs there at once.
 // - The handler only interrupts the parked M's note (async-signal-safe). On any other
 //   thread (one of the program's, created before urgent::run with the signal unblocked) it
 //   blocks the signal in the interrupted mask, so that thread never gets it again, and
@@ -47,6 +53,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -397,6 +404,10 @@ void activation_park_begin(M* mp) {
   store_state(mp, ACT_IDLE);
   activation_quiet(mp);
   spare_starting.store(false, std::memory_order_relaxed);  // a spare is parked now
+  // A woken spare must not preempt a running M (see the file comment): SCHED_BATCH tasks
+  // get no wakeup preemption, and any thread may go back to SCHED_OTHER.
+  sched_param none{};
+  mp->act_batch = sched_getscheduler(0) == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &none) == 0;
   mp->act_parked.store(true, std::memory_order_relaxed);
   set_mask(SIG_UNBLOCK);
 }
@@ -405,6 +416,11 @@ void activation_park_end(M* mp) {
   if (mode == HandoffMode::kPoll) return;
   set_mask(SIG_BLOCK);
   mp->act_parked.store(false, std::memory_order_relaxed);
+  if (mp->act_batch) {
+    sched_param none{};
+    sched_setscheduler(0, SCHED_OTHER, &none);
+    mp->act_batch = false;
+  }
 }
 
 void activation_set_running(M* mp) {

@@ -309,6 +309,7 @@ struct M {
   // [own; read by its own activation handler] Asleep in stopm with the activation signal
   // unblocked: the handler interrupts its park note.
   std::atomic<bool> act_parked{false};
+  bool act_batch = false;  // [own] SCHED_BATCH while parked (activation_park_begin)
   // [atomic] A spare found it off the CPU, blocked outside urgent::blocking while holding a
   // P, since this time (0: not seen so); sysmon reports the block once it ended.
   std::atomic<std::int64_t> unwrapped_since{0};

@@ -378,6 +378,9 @@ TEST(Trace, EveryHandlerRunIsRecordedDuringALongDeferral) {
 // sysmon (or, with URGENT_HANDOFF=perf|bpf, a spare M the kernel woke) takes the P from a
 // goroutine blocked in read(2) while another goroutine waits.
 TEST(Trace, SysmonHandoffIsTraced) {
+  // Go's slice whatever the suite runs with: a goroutine past its slice in a call loses its
+  // P to sysmon at once in every mode (the test is about who hands it off in this mode).
+  ScopedEnv slice("URGENT_TIMESLICE", "10ms");
   std::string path = temp_path("handoff");
   std::int64_t blocked_tid = 0;
   bool by_sysmon = true;
