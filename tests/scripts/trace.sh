@@ -25,12 +25,13 @@ for g in $(grep 'GoBlock .*reason="sleep"' "$tmp/view.txt" | sed -E 's/.* g=([0-
 done
 "$tool" summary "$tmp/trace.out" | grep -q '^scheduler latency (runnable -> running): n=' || fail "summary text"
 
-# 2. Without gosched, slices end by preemption (a 1 ms slice: the demo's goroutines run a
-#    few ms each, less than the default 10 ms slice). Not under ThreadSanitizer, where only
+# 2. Without gosched, slices end by preemption (a 1 ms slice; --scale 10: the demo's
+#    goroutines run 1 to 4 ms each at scale 1 depending on the CPU this VM got, and one that
+#    ends within its slice is never preempted). Not under ThreadSanitizer, where only
 #    cooperative preemption exists: the demo's goroutines would run to their end.
 async=0
 if ! tsan; then
-(cd "$tmp" && URGENT_TIMESLICE=1ms "$build/bin/tracedemo" --no-gosched --out nogosched.trace >/dev/null)
+(cd "$tmp" && URGENT_TIMESLICE=1ms "$build/bin/tracedemo" --no-gosched --scale 10 --out nogosched.trace >/dev/null)
 "$tool" check "$tmp/nogosched.trace" >/dev/null || fail "the no-gosched trace is inconsistent"
 "$tool" summary --json "$tmp/nogosched.trace" >"$tmp/nogosched.json"
 [[ $(json_get "$tmp/nogosched.json" 'j["events_by_type"].get("GoSched", 0)') -eq 0 ]] || fail "gosched without gosched"
