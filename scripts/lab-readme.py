@@ -96,19 +96,16 @@ if runs:
         lines.append(f"Go's twin, kernel side: {k['blocking_reads']} reads left the CPU, "
                      f"{k['read_p50_ns'] / 1e6:.2f} ms p50, off the CPU {k['offcpu_p50_ns'] / 1e6:.2f} ms p50.")
         lines.append("")
-    sc = h.get("short_calls", {})
-    if sc:
-        lines.append("22,000 getpid calls through `urgent::blocking` (`urgent-bench syscall 20000` and its warm-up), under the checker: " + "; ".join(
-            f"{k} kept {v['kept']:.0f}, needless {v['needless']:.0f}, stalled {v['stalled']:.0f}"
-            for k, v in sc.items()) + ".")
-        lines.append("")
-    load = h.get("load", {})
-    if load:
-        lines.append("sysmon under a load of blocking reads (`urgent-bench handoffload`): " + "; ".join(
-            f"{k} {v['sysmon_wakeups_per_s']:.0f} wakeups/s, CPU {v['sysmon_cpu_pct']:.2f} % "
-            f"(handoffs by a spare {v['handoffs_by_spare']}, by sysmon {v['handoffs_by_sysmon']})"
-            for k, v in load.items()) + ".")
-        lines.append("")
+    def per_run(title, runs, fmt):  # one sentence: each run's figures
+        if runs:
+            lines.append(title + "; ".join(f"{k} {fmt(v)}" for k, v in runs.items()) + ".")
+            lines.append("")
+    per_run("22,000 getpid calls through `urgent::blocking` (`urgent-bench syscall 20000` and its warm-up), "
+            "under the checker: ", h.get("short_calls", {}),
+            lambda v: f"kept {v['kept']:.0f}, needless {v['needless']:.0f}, stalled {v['stalled']:.0f}")
+    per_run("sysmon under a load of blocking reads (`urgent-bench handoffload`): ", h.get("load", {}),
+            lambda v: f"{v['sysmon_wakeups_per_s']:.0f} wakeups/s, CPU {v['sysmon_cpu_pct']:.2f} % "
+                      f"(handoffs by a spare {v['handoffs_by_spare']}, by sysmon {v['handoffs_by_sysmon']})")
     hm = h.get("micro", {})
     if hm:
         lines.append("Per mode (urgent-bench, medians; ns, echo req/s): " + "; ".join(
