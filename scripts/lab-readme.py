@@ -108,8 +108,9 @@ if runs:
                       f"(handoffs by a spare {v['handoffs_by_spare']}, by sysmon {v['handoffs_by_sysmon']})")
     hm = h.get("micro", {})
     if hm:
-        lines.append("Per mode (urgent-bench, medians; ns, echo req/s): " + "; ".join(
-            f"{w} " + ", ".join(f"{m} {v:.1f}" for m, v in vals.items()) for w, vals in hm.items()) + ".")
+        lines.append("Per mode (urgent-bench, medians [min-max] of runs; ns, echo req/s): " + "; ".join(
+            f"{w} " + ", ".join(f"{m} {v['median']:.1f} [{v['min']:.1f}-{v['max']:.1f}]" for m, v in vals.items())
+            for w, vals in hm.items()) + ".")
         lines.append("")
 mi = ex.get("micro", {})
 if mi:

@@ -625,7 +625,7 @@ void handoff_experiment(Lab& lab) {
   json += "}";
   int rounds = lab.quick ? 1 : 5;
   lab.row("  micro-benchmarks per mode (urgent-bench; medians of " + std::to_string(rounds) +
-          (lab.quick ? "" : "; ratio = time / poll's time, echo: poll's rate / rate") + ")");
+          (lab.quick ? "" : " [min-max]; ratio = median / poll's median, echo: poll's / it") + ")");
   json += ",\"micro\":{";
   bool first_w = true;
   for (const std::string& w : {std::string("syscall"), std::string("yield"), std::string("pingpong"),
@@ -651,12 +651,16 @@ void handoff_experiment(Lab& lab) {
         continue;
       }
       if (mode == "poll") poll_value = *m;
+      auto [lo, hi] = std::minmax_element(v.begin(), v.end());
       line += "  " + mode + " " + fmt("%.1f", *m);
+      if (!lab.quick) line += " [" + fmt("%.1f", *lo) + "-" + fmt("%.1f", *hi) + "]";
       if (mode != "poll" && poll_value > 0 && !lab.quick) {
         double ratio = w == "echo" ? poll_value / *m : *m / poll_value;
         line += " (" + fmt("%.3f", ratio) + ")";
       }
-      json += std::string(mode == "poll" ? "" : ",") + "\"" + mode + "\":" + num(*m);
+      json += std::string(mode == "poll" ? "" : ",") + "\"" + mode + "\":{\"median\":" + num(*m) +
+              ",\"min\":" + num(*lo) + ",\"max\":" + num(*hi) + ",\"runs\":" +
+              std::to_string(v.size()) + "}";
     }
     json += "}";
     lab.row(line);
