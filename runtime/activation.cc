@@ -16,10 +16,14 @@
 //   written, and a 1-byte wakeup watermark turns each into the fd's SIGIO, redirected by
 //   F_SETSIG. The ring is write_backward and mapped read-only: its newest record is at
 //   data_head, and tells a block (SWITCH_OUT) from a preemption (SWITCH_OUT_PREEMPT) or
-//   from running again (a switch-in). An M's event is enabled only while it holds a P (or
-//   is in a call with it): an M without one disables it when it parks or blocks in netpoll
-//   (its sleep would wake a spare for nothing), and a spare at work is never signalled by
-//   its own preemptions (which would wake it again and again).
+//   from running again (a switch-in). An M's event writes records only while it holds a P
+//   (or is in a call with it): an M without one pauses its output when it parks or blocks
+//   in netpoll (its sleep would wake a spare for nothing), and a spare at work is never
+//   signalled by its own preemptions (which would wake it again and again). Pausing
+//   (PERF_EVENT_IOC_PAUSE_OUTPUT) sets a flag on the ring; disabling and enabling the event
+//   rescheduled the CPU's perf context, 4-8 µs per ioctl here (bpftrace on the handoff
+//   bench), on the woken spare's way to the P. The newest record of a paused ring is the
+//   switch-in before the pause: a resumed M reads as running until it switches again.
 // - bpf: activate.bpf.c on sched_switch sends the signal itself (bpf_send_signal) only for
 //   an M whose slot says ACT_SYSCALL or ACT_RUNNING that is going to sleep; the M's own
 //   plain stores keep its slot current (activation_set_*). Nothing else wakes anybody.
@@ -28,7 +32,9 @@
 //   it, the M's switch-in too, so a spare that preempted a running M made it switch out and
 //   in again, which woke the spare again: a loop that took the CPU from the M (found by
 //   Trace.EveryHandlerRunIsRecordedDuringALongDeferral, whose spinner got ms-apart ticks).
-//   When an M blocks, its CPU goes idle and the spare runs there at once.
+//   When an M blocks, its CPU goes idle and the spare runs there at once. It goes back to
+//   SCHED_OTHER at its next schedule() (activation_unbatch), not on its way to the P:
+//   sched_setscheduler costs 1.4-1.9 µs here, and a futile wakeup keeps it SCHED_BATCH.
 // - The handler only interrupts the parked M's note (async-signal-safe). On any other
 //   thread (one of the program's, created before urgent::run with the signal unblocked) it
 //   blocks the signal in the interrupted mask, so that thread never gets it again, and
@@ -161,15 +167,21 @@ std::int64_t back_on_cpu(const M* mp, std::int64_t since) {
   return first_in;
 }
 
+// The thread leaves the handler with the signal blocked (its sigreturn restores uc_sigmask):
+// a parked M so that activation_park_end need not block it (one system call fewer on the
+// way to the P), any other thread so that it never gets it again.
 void handler(int, siginfo_t*, void* uctx) {
   int saved = errno;
+  sigaddset(&static_cast<ucontext_t*>(uctx)->uc_sigmask, kActivationSignal);
   M* mp = getm();
-  if (mp != nullptr && mp->act_parked.load(std::memory_order_relaxed)) {
-    mp->park.interrupt();  // stopm's sleep returns once the handler does
-  } else {
-    // Not a parked M: never again this thread; someone else must act.
-    n_strays.fetch_add(1, std::memory_order_relaxed);
-    sigaddset(&static_cast<ucontext_t*>(uctx)->uc_sigmask, kActivationSignal);
+  bool taken = mp != nullptr && mp->act_parked.load(std::memory_order_relaxed) &&
+               mp->park.interrupt();  // stopm's sleep returns once the handler does
+  if (!taken) {
+    // Not a parked M, or one that startm is waking anyway: someone else must act (the
+    // signal stays pending until an M parks).
+    if (mp == nullptr || !mp->act_parked.load(std::memory_order_relaxed)) {
+      n_strays.fetch_add(1, std::memory_order_relaxed);
+    }
     kill(getpid(), kActivationSignal);
   }
   errno = saved;
@@ -360,7 +372,7 @@ void activation_minit(M* mp) {
     if (mp->act_fd < 0) {
       uncovered(mp, "perf_event_open");
     } else {
-      mp->act_enabled = true;
+      mp->act_writing = true;
       activation_quiet(mp);  // until it holds a P (activation_set_running)
     }
   } else if (mode == HandoffMode::kBpf) {
@@ -381,6 +393,7 @@ void activation_minit(M* mp) {
 }
 
 void activation_unminit(M* mp) {
+  if (mp->act_batch) activation_unbatch(mp);
   if (mode == HandoffMode::kBpf && mp->act_state != nullptr) {
     store_state(mp, ACT_IDLE);
     activator->remove_thread(mp->tid);
@@ -389,13 +402,13 @@ void activation_unminit(M* mp) {
   // activation_fini: a spare may be reading it right now, through a P's syscall_m.
   if (mp->act_fd >= 0) close(mp->act_fd);
   mp->act_fd = -1;
-  mp->act_enabled = false;
+  mp->act_writing = false;
 }
 
 void activation_quiet(M* mp) {
-  if (mp->act_enabled) {
-    ioctl(mp->act_fd, PERF_EVENT_IOC_DISABLE, 0);
-    mp->act_enabled = false;
+  if (mp->act_writing) {
+    ioctl(mp->act_fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 1);
+    mp->act_writing = false;
   }
 }
 
@@ -406,28 +419,32 @@ void activation_park_begin(M* mp) {
   spare_starting.store(false, std::memory_order_relaxed);  // a spare is parked now
   // A woken spare must not preempt a running M (see the file comment): SCHED_BATCH tasks
   // get no wakeup preemption, and any thread may go back to SCHED_OTHER.
+  // (Still SCHED_BATCH after a futile wakeup: see activation_unbatch.)
   sched_param none{};
-  mp->act_batch = sched_getscheduler(0) == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &none) == 0;
+  if (!mp->act_batch) {
+    mp->act_batch = sched_getscheduler(0) == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &none) == 0;
+  }
   mp->act_parked.store(true, std::memory_order_relaxed);
   set_mask(SIG_UNBLOCK);
 }
 
 void activation_park_end(M* mp) {
   if (mode == HandoffMode::kPoll) return;
-  set_mask(SIG_BLOCK);
+  if (!mp->park.interrupted()) set_mask(SIG_BLOCK);  // (else the handler blocked it)
   mp->act_parked.store(false, std::memory_order_relaxed);
-  if (mp->act_batch) {
-    sched_param none{};
-    sched_setscheduler(0, SCHED_OTHER, &none);
-    mp->act_batch = false;
-  }
+}
+
+void activation_unbatch(M* mp) {
+  sched_param none{};
+  sched_setscheduler(0, SCHED_OTHER, &none);
+  mp->act_batch = false;
 }
 
 void activation_set_running(M* mp) {
   store_state(mp, ACT_RUNNING);
-  if (mp->act_fd >= 0 && !mp->act_enabled) {
-    ioctl(mp->act_fd, PERF_EVENT_IOC_ENABLE, 0);
-    mp->act_enabled = true;
+  if (mp->act_fd >= 0 && !mp->act_writing) {
+    ioctl(mp->act_fd, PERF_EVENT_IOC_PAUSE_OUTPUT, 0);
+    mp->act_writing = true;
   }
 }
 void activation_set_syscall(M* mp) {

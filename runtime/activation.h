@@ -50,13 +50,17 @@ inline bool activations_on() {
 void activation_minit(M* mp);
 void activation_unminit(M* mp);
 
-// Around a parked M's sleep (stopm): begin disables the M's own event (activation_quiet)
+// Around a parked M's sleep (stopm): begin pauses the M's own event (activation_quiet)
 // and unblocks kActivationSignal; end blocks it again. No-ops in poll mode.
 void activation_park_begin(M* mp);
 void activation_park_end(M* mp);
 
+// A parked M is SCHED_BATCH (activation.cc); schedule() puts it back to SCHED_OTHER the
+// next time it runs (if M::act_batch), off the way from the activation to the P.
+void activation_unbatch(M* mp);
+
 // An M without a P about to sleep elsewhere (a blocking netpoll, a locked M's wait): its
-// event is disabled (perf) until it holds a P again, so its sleep wakes nobody.
+// event's output is paused (perf) until it holds a P again, so its sleep wakes nobody.
 void activation_quiet(M* mp);
 
 // The M's state as the kernel side needs it, where the M takes, enters a call with, or

@@ -113,9 +113,10 @@ class Note {
   void clear() { key_.store(0, std::memory_order_relaxed); }
   void wakeup();
   void sleep();
-  void interrupt() {
+  // False if a wakeup() came first (the sleeper is on its way out anyway).
+  bool interrupt() {
     std::uint32_t zero = 0;
-    key_.compare_exchange_strong(zero, kInterrupted, std::memory_order_release);
+    return key_.compare_exchange_strong(zero, kInterrupted, std::memory_order_release);
   }
   // After sleep() returned because of interrupt(): waits for the wakeup() that follows.
   void sleep_until_woken();

@@ -1059,6 +1059,7 @@ G* findRunnable(M* mp, bool* inheritTime, bool onG0) {
 // One round of the scheduler (Go's schedule): returns the G to run next, or null if the
 // caller must continue on g0 (!onG0), or on shutdown (onG0).
 G* schedule(M* mp, bool* inheritTime, bool onG0) {
+  if (mp->act_batch) activation_unbatch(mp);  // a spare activated in the last round's stopm
   for (;;) {
     if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
     if (mp->lockedg != nullptr) {

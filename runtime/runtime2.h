@@ -303,13 +303,13 @@ struct M {
   TraceCtx trace;  // [own] its execution-trace recorder (trace.cc)
   // Kernel-assisted handoff (activation.cc):
   int act_fd = -1;                      // [const after minit] perf: its context-switch event
-  bool act_enabled = false;             // [own] perf: that event is enabled (while it has a P)
+  bool act_writing = false;             // [own] perf: its ring is written (while it has a P)
   void* act_ring = nullptr;             // [const after minit] perf: that event's ring (read-only)
   std::uint32_t* act_state = nullptr;   // [const after minit] bpf: its state in the shared array
   // [own; read by its own activation handler] Asleep in stopm with the activation signal
   // unblocked: the handler interrupts its park note.
   std::atomic<bool> act_parked{false};
-  bool act_batch = false;  // [own] SCHED_BATCH while parked (activation_park_begin)
+  bool act_batch = false;  // [own] SCHED_BATCH: parked, or activated and not yet rescheduled
   // [atomic] A spare found it off the CPU, blocked outside urgent::blocking while holding a
   // P, since this time (0: not seen so); sysmon reports the block once it ended.
   std::atomic<std::int64_t> unwrapped_since{0};
