@@ -59,7 +59,11 @@
 //          at GOMAXPROCS=1 with one spinning goroutine until n preemptions are taken
 //          (URGENT_TIMESLICE, default 500us here), and urgent::preempt_latency(): from
 //          sysmon's decision to the goroutine entering the scheduler. Prints both and the
-//          ratio of the medians (no warm-up; runs urgent::run itself).
+//          ratio of the medians (no warm-up; runs urgent::run itself), then
+//          `overrun p50 <us> us p99 <us> us max <us> us (URGENT_PREEMPT=<trigger>; ...;
+//          sysmon <n> wakeups/s)`: urgent::preempt_overrun(), from the slice's end to the
+//          goroutine entering the scheduler, whoever decides (URGENT_PREEMPT), and how often
+//          sysmon woke meanwhile.
 //   activation (n = 400): a report, no urgent involved: the floor of a kernel-assisted
 //          handoff (scheduler activations from perf events). A plain thread W opens a
 //          PERF_COUNT_SW_CONTEXT_SWITCHES software event on itself (sample_period 1,
@@ -516,10 +520,14 @@ std::string preemptlatReport(long n) {
   EnvOverride slice("URGENT_TIMESLICE",
                     std::getenv("URGENT_TIMESLICE") ? std::getenv("URGENT_TIMESLICE") : "500us");
   EnvOverride procs("GOMAXPROCS", "1");
-  urgent::PreemptLatency lat;
+  urgent::PreemptLatency lat, late;
+  urgent::SchedStats st0, st1;
+  double secs = 0;
   bool async = false;
   urgent::run([&] {
     async = urgent::async_preemption();
+    st0 = urgent::sched_stats();
+    auto t0 = std::chrono::steady_clock::now();
     std::atomic<bool> stop{false};
     urgent::WaitGroup wg;
     wg.add(1);
@@ -533,20 +541,28 @@ std::string preemptlatReport(long n) {
     stop.store(true);
     wg.wait();
     lat = urgent::preempt_latency();
+    late = urgent::preempt_overrun();
+    st1 = urgent::sched_stats();
+    secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   });
   if (!async) throw std::runtime_error("asynchronous preemption is off");
   std::vector<double> after = signalFloor(n - n / 2);
   floor.insert(floor.end(), after.begin(), after.end());
   std::sort(floor.begin(), floor.end());
   auto us = [](std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e3; };
-  char line[512];
+  char line[768];
   std::snprintf(line, sizeof line,
                 "preemptlat p50 %.1f us p99 %.1f us max %.1f us (%llu preemptions, slice %s)\n"
                 "tgkill->handler p50 %.1f us p99 %.1f us max %.1f us (%zu samples)\n"
-                "ratio p50 %.3f",
+                "ratio p50 %.3f\n"
+                "overrun p50 %.1f us p99 %.1f us max %.1f us (URGENT_PREEMPT=%s; slice end -> "
+                "off its M, %llu preemptions; sysmon %.0f wakeups/s)",
                 us(lat.p50), us(lat.p99), us(lat.max), static_cast<unsigned long long>(lat.count),
                 std::getenv("URGENT_TIMESLICE"), percentile(floor, 50), percentile(floor, 99),
-                percentile(floor, 100), floor.size(), us(lat.p50) / percentile(floor, 50));
+                percentile(floor, 100), floor.size(), us(lat.p50) / percentile(floor, 50),
+                us(late.p50), us(late.p99), us(late.max), st1.preempt_trigger,
+                static_cast<unsigned long long>(late.count),
+                static_cast<double>(st1.sysmon_ticks - st0.sysmon_ticks) / secs);
   return line;
 }
 

@@ -228,6 +228,35 @@ CheckReport check(const tracetool::Trace& trace, const Observations& kernel,
     return nullptr;
   };
   for (const Event& e : trace.events) {
+    if (e.type == Ev::kPreemptTrigger) {
+      if (e.args[2] != static_cast<std::uint64_t>(tracefmt::TriggerOutcome::kDue)) continue;
+      // The M's own trigger: the kernel signal it handled is the thread's latest before it.
+      PreemptChain c;
+      c.tid = e.tid;
+      c.g = e.args[0];
+      c.trigger = static_cast<int>(e.args[1]);
+      auto& ks = signals[c.tid];
+      std::size_t& i = next_signal[c.tid];
+      while (i + 1 < ks.size() && static_cast<std::int64_t>(ks[i + 1]->generate_ns) <= e.ns) i++;
+      if (i < ks.size() && static_cast<std::int64_t>(ks[i]->generate_ns) <= e.ns) {
+        const obs_signal* s = ks[i++];
+        c.decision_ns = c.generate_ns = static_cast<std::int64_t>(s->generate_ns);
+        c.result = static_cast<int>(s->result);
+        c.deliver_ns = static_cast<std::int64_t>(s->deliver_ns);
+        std::int64_t next = i < ks.size() ? static_cast<std::int64_t>(ks[i]->generate_ns) : INT64_MAX;
+        if (const Event* h = first_after(handlers, c.tid, e.ns, next, c.g)) {
+          c.handler_ns = h->ns;
+          c.verdict = static_cast<int>(h->args[1]);
+          if (c.verdict == 0) {
+            if (const Event* off = first_after(offs, c.tid, h->ns, next, c.g)) c.off_ns = off->ns;
+          }
+        }
+      } else {
+        c.decision_ns = e.ns;
+      }
+      r.preemptions.push_back(c);
+      continue;
+    }
     if (e.type != Ev::kPreemptSignal) continue;
     PreemptChain c;
     c.tid = static_cast<std::int64_t>(e.args[0]);
@@ -329,6 +358,15 @@ std::string check_text(const CheckReport& r) {
                 static_cast<unsigned long long>(s.deferred),
                 static_cast<unsigned long long>(s.no_handler));
   o += b;
+  std::size_t by[3] = {0, 0, 0};
+  for (const PreemptChain& c : r.preemptions) by[c.trigger % 3]++;
+  if (by[1] + by[2] != 0) {
+    std::snprintf(b, sizeof b,
+                  "  by sysmon %zu, timer %zu, perf %zu (a trigger's decision is the kernel's "
+                  "expiry: decision = signal_generate)\n",
+                  by[0], by[1], by[2]);
+    o += b;
+  }
   o += "  decision -> signal_generate : " + s.to_generate.text() + "\n";
   o += "  signal_generate -> deliver  : " + s.to_deliver.text() + "\n";
   o += "  deliver -> handler          : " + s.to_handler.text() + "\n";

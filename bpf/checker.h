@@ -58,6 +58,11 @@ struct PreemptChain {
   std::int64_t decision_ns = 0, generate_ns = 0, deliver_ns = 0, handler_ns = 0, off_ns = 0;
   int result = -1;   // signal_generate's result (0 delivered, 2 coalesced), -1 not seen
   int verdict = -1;  // the handler's (0 safe), -1 not seen
+  // Who decided (tracefmt::TriggerKind): sysmon (its PreemptSignal: decision, then the
+  // tgkill's generate), or the M's own timer or perf event (URGENT_PREEMPT): the kernel's
+  // expiry generates the signal, which is the decision (decision_ns = generate_ns), and the
+  // handler checks the slice (the trace's PreemptTrigger due).
+  int trigger = 0;
 };
 
 // An M holding a P that blocked outside urgent::blocking (the runtime's UnwrappedBlock

@@ -76,6 +76,7 @@
 #include "urgent/stats.h"
 #include "log.h"
 #include "panic.h"
+#include "perf_ring.h"
 #include "proc.h"
 #include "runq.h"
 #include "sanitizer.h"
@@ -102,30 +103,12 @@ std::atomic<std::uint64_t> n_strays{0}, n_wakeups{0}, n_preempted{0}, n_unwrappe
 // What the kernel last recorded of mp's thread.
 enum class Seen { kUnknown, kRunning, kPreempted, kBlocked };
 
-// A PERF_RECORD_SWITCH with sample_id_all and PERF_SAMPLE_TIME: the header, then the time.
-struct SwitchRecord {
-  perf_event_header header;
-  std::uint64_t time;
-};
-static_assert(sizeof(SwitchRecord) == 16);
 // M::act_state points at a slot's state, which seen() turns back into the slot.
 static_assert(offsetof(act_slot, state) == 0 && sizeof(act_slot) == 64, "one cache line per M");
 
-// The record at byte `pos` (from data_head) of mp's ring. False if it is not a switch record
-// (the kernel may be overwriting it: then its size or type does not fit).
-bool ring_record(const M* mp, std::uint64_t pos, SwitchRecord* out) {
-  auto* meta = static_cast<const perf_event_mmap_page*>(mp->act_ring);
-  const char* data = static_cast<const char*>(mp->act_ring) + meta->data_offset;
-  std::uint64_t size = meta->data_size;
-  std::uint64_t off = pos & (size - 1);
-  if (off + sizeof *out > size) return false;  // records never wrap at 16 bytes each
-  std::memcpy(out, data + off, sizeof *out);
-  return out->header.type == PERF_RECORD_SWITCH && out->header.size == sizeof *out;
-}
-
-std::uint64_t ring_head(const M* mp) {
-  auto* meta = static_cast<const perf_event_mmap_page*>(mp->act_ring);
-  return __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+// The switch record at byte `pos` of mp's ring (perf_ring.h).
+bool switch_record(const M* mp, std::uint64_t pos, TimedRecord* out) {
+  return ring_record(mp->act_ring, pos, PERF_RECORD_SWITCH, out);
 }
 
 // The M's thread as the kernel last saw it; *since: when that began (CLOCK_MONOTONIC).
@@ -139,8 +122,8 @@ Seen seen(const M* mp, std::int64_t* since) {
     return off != 0 ? Seen::kBlocked : Seen::kRunning;  // (the program skips preemptions)
   }
   if (mp->act_ring == nullptr) return Seen::kUnknown;
-  SwitchRecord r;
-  if (!ring_record(mp, ring_head(mp), &r)) return Seen::kUnknown;
+  TimedRecord r;
+  if (!switch_record(mp, ring_head(mp->act_ring), &r)) return Seen::kUnknown;
   *since = static_cast<std::int64_t>(r.time);
   if (!(r.header.misc & PERF_RECORD_MISC_SWITCH_OUT)) return Seen::kRunning;
   return (r.header.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? Seen::kPreempted : Seen::kBlocked;
@@ -156,11 +139,11 @@ std::int64_t back_on_cpu(const M* mp, std::int64_t since) {
     return ended && in > static_cast<std::uint64_t>(since) ? static_cast<std::int64_t>(in) : 0;
   }
   // From the newest record back: the oldest switch-in later than `since`.
-  std::uint64_t pos = ring_head(mp);
+  std::uint64_t pos = ring_head(mp->act_ring);
   std::int64_t first_in = 0;
-  for (std::size_t i = 0; i < kRingDataPages * 4096 / sizeof(SwitchRecord); i++) {
-    SwitchRecord r;
-    if (!ring_record(mp, pos, &r) || static_cast<std::int64_t>(r.time) <= since) break;
+  for (std::size_t i = 0; i < kRingDataPages * 4096 / sizeof(TimedRecord); i++) {
+    TimedRecord r;
+    if (!switch_record(mp, pos, &r) || static_cast<std::int64_t>(r.time) <= since) break;
     if (!(r.header.misc & PERF_RECORD_MISC_SWITCH_OUT)) first_in = static_cast<std::int64_t>(r.time);
     pos += sizeof r;
   }
@@ -285,6 +268,23 @@ void ensure_spare() {
     }
   }
   if (id >= 0) newm(nullptr, false, id);
+}
+
+// Reports mp's unwrapped block that began at `since` if it has ended (the kernel saw the
+// thread back on the CPU), and clears it; whoever clears it (sysmon's tick, or a spare that
+// found the M blocked anew) reports it. True if it had ended.
+bool finish_unwrapped(M* mp, std::int64_t since) {
+  std::int64_t end = back_on_cpu(mp, since);
+  if (end == 0) return false;
+  bool runnable = mp->unwrapped_runnable.load();
+  if (!mp->unwrapped_since.compare_exchange_strong(since, 0)) return true;  // reported already
+  std::int64_t ns = end - since;
+  n_unwrapped.fetch_add(1, std::memory_order_relaxed);
+  n_unwrapped_ns.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+  URGENT_TRACE_EVENT(kUnwrappedBlock, mp->tid, ns, runnable ? 1 : 0);
+  log::debug("M{} blocked {:.3f} ms outside urgent::blocking holding a P{}", mp->id, ns / 1e6,
+             runnable ? " while goroutines were runnable" : "");
+  return true;
 }
 
 inline void store_state(M* mp, std::uint32_t s) {
@@ -468,6 +468,11 @@ bool activate(M* self) {
       // An unwrapped block: noted here, reported by sysmon once it ended.
       M* mp = pp->m;
       if (mp == nullptr || mp == self || seen(mp, &since) != Seen::kBlocked) continue;
+      // A block noted before that ended since (the thread ran in between) is reported now:
+      // this one is another.
+      if (std::int64_t old = mp->unwrapped_since.load(); old != 0 && old != since) {
+        finish_unwrapped(mp, old);
+      }
       std::int64_t zero = 0;
       if (mp->unwrapped_since.compare_exchange_strong(zero, since)) {
         mp->unwrapped_runnable.store(!runqempty(pp) || sched.runqsize.load() != 0);
@@ -511,18 +516,7 @@ void activation_sysmon_tick() {
   if (mode == HandoffMode::kPoll) return;
   ensure_spare();  // when the last parked M went to work
   for (M* mp = sched.allm.load(); mp != nullptr; mp = mp->alllink) {
-    std::int64_t since = mp->unwrapped_since.load();
-    if (since == 0) continue;
-    std::int64_t end = back_on_cpu(mp, since);
-    if (end == 0) continue;
-    std::int64_t ns = end - since;
-    bool runnable = mp->unwrapped_runnable.load();
-    mp->unwrapped_since.store(0);
-    n_unwrapped.fetch_add(1, std::memory_order_relaxed);
-    n_unwrapped_ns.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
-    URGENT_TRACE_EVENT(kUnwrappedBlock, mp->tid, ns, runnable ? 1 : 0);
-    log::debug("M{} blocked {:.3f} ms outside urgent::blocking holding a P{}", mp->id, ns / 1e6,
-               runnable ? " while goroutines were runnable" : "");
+    if (std::int64_t since = mp->unwrapped_since.load(); since != 0) finish_unwrapped(mp, since);
   }
 }
 

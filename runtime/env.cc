@@ -211,6 +211,14 @@ std::optional<HandoffMode> parse_handoff(const char* s, std::string* why) {
   return std::nullopt;
 }
 
+std::optional<PreemptTrigger> parse_trigger(const char* s, std::string* why) {
+  for (PreemptTrigger t : {PreemptTrigger::kSysmon, PreemptTrigger::kTimer, PreemptTrigger::kPerf}) {
+    if (std::strcmp(s, trigger_name(t)) == 0) return t;
+  }
+  *why = "not sysmon, timer or perf";
+  return std::nullopt;
+}
+
 int getproccount() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -261,6 +269,14 @@ Config read_config() {
       cfg.handoff = *m;
     } else {
       warn("URGENT_HANDOFF", s, why, handoff_mode_name(cfg.handoff));
+    }
+  }
+  if (const char* s = std::getenv("URGENT_PREEMPT"); s != nullptr && *s != '\0') {
+    std::string why;
+    if (auto t = parse_trigger(s, &why)) {
+      cfg.trigger = *t;
+    } else {
+      warn("URGENT_PREEMPT", s, why, trigger_name(cfg.trigger));
     }
   }
   read_bounded("URGENT_TRACE_MEM", parse_size, kMinTraceMem, kMaxTraceMem, "64KiB and 64GiB",

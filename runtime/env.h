@@ -7,6 +7,7 @@
 #include <string>
 
 #include "activation.h"
+#include "trigger.h"
 
 namespace urgent::rt {
 
@@ -32,6 +33,7 @@ struct Config {
   std::size_t trace_mem = kDefaultTraceMem;         // URGENT_TRACE_MEM
   bool observe = false;                             // URGENT_BPF=1: the eBPF observers
   HandoffMode handoff = HandoffMode::kPoll;         // URGENT_HANDOFF (activation.h)
+  PreemptTrigger trigger = PreemptTrigger::kSysmon;  // URGENT_PREEMPT (trigger.h)
 };
 
 // The default goroutine stack size: 256 KiB of address space (1 MiB under AddressSanitizer,
@@ -66,6 +68,9 @@ bool parse_godebug(const char* s, Godebug* out, std::string* why, std::string* b
 
 // URGENT_HANDOFF's value: poll, perf, bpf or auto. nullopt for anything else, with *why.
 std::optional<HandoffMode> parse_handoff(const char* s, std::string* why);
+
+// URGENT_PREEMPT's value: sysmon, timer or perf. nullopt for anything else, with *why.
+std::optional<PreemptTrigger> parse_trigger(const char* s, std::string* why);
 
 // Reads GOMAXPROCS, URGENT_STACK, URGENT_LOG, URGENT_TIMESLICE, URGENT_TRACE(_MEM),
 // URGENT_HANDOFF and GODEBUG;

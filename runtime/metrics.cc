@@ -32,6 +32,7 @@ Metrics metrics() {
   m.goroutines.total = g.runnable + g.running + g.syscall + g.waiting;
   m.sched_latency = rt::sched_latency.summary();
   m.preempt_latency = preempt_latency();
+  m.preempt_overrun = preempt_overrun();
   return m;
 }
 
@@ -85,6 +86,11 @@ std::string metrics_text(const Metrics& m) {
   line("/sched/preempt/async:events", s.preempt_async);
   line("/sched/preempt/cooperative:events", s.preempt_cooperative);
   line("/sched/preempt/stale:signals", s.preempt_stale);
+  line("/sched/preempt/trigger/fires:signals", s.trigger_fires);
+  line("/sched/preempt/trigger/early:signals", s.trigger_early);
+  line("/sched/preempt/trigger/idle:signals", s.trigger_idle);
+  line("/sched/preempt/trigger/retries:signals", s.trigger_retries);
+  line("/sched/preempt/trigger/uncovered:threads", s.trigger_uncovered);
   line("/sched/preempt/deferred/runtime:signals", s.preempt_deferred_runtime);
   line("/sched/preempt/deferred/locks:signals", s.preempt_deferred_locks);
   line("/sched/preempt/deferred/disabled:signals", s.preempt_deferred_disabled);
@@ -92,6 +98,7 @@ std::string metrics_text(const Metrics& m) {
   line("/sched/preempt/deferred/stack:signals", s.preempt_deferred_stack);
   line("/sched/preempt/deferred/signal:signals", s.preempt_deferred_signal);
   latency("/sched/preempt/latencies", m.preempt_latency);
+  latency("/sched/preempt/overruns", m.preempt_overrun);
   line("/sched/timeslice:ns", static_cast<std::uint64_t>(timeslice().count()));
   line("/sync/mutex/starvation:events", s.mutex_starvation);
   line("/netpoll/polls:calls", s.netpoll_polls);

@@ -107,6 +107,7 @@ struct Counters {
 Counters counters;
 
 LatencyHistogram latency;
+LatencyHistogram overrun;  // the slice's end -> off its M
 
 // A moving average of the preemption latency (ns, weight 1/8): sysmon sends the signal this
 // much before a slice ends, so that the goroutine leaves its M when it does.
@@ -217,6 +218,7 @@ void preempt_init(std::int64_t timeslice_ns, bool asyncpreemptoff) {
   bool xsave = arch::xsave_init();
   async_preempt_stack = kAsyncPreemptFrames + urgent_xsave_size;
   latency.reset();
+  overrun.reset();
   latency_avg.store(0, std::memory_order_relaxed);
   async_enabled = !asyncpreemptoff && xsave && main_text_n > 0 && libc_shared && !kTsan;
   if (!asyncpreemptoff && kTsan) {
@@ -252,18 +254,24 @@ bool async_preempt_enabled() {
   return async_enabled;
 }
 
-bool preemptone(P* pp, M* mp_self) {
+bool preemptone(P* pp, M* mp_self, std::int64_t due) {
   M* mp = pp->m;
   if (mp == nullptr || mp == mp_self) return false;
   G* gp = mp->curg;
   if (gp == nullptr) return false;
+  mp->preempt_due.store(due, std::memory_order_relaxed);
   gp->preempt = true;
   count(counters.requests);
   if (async_enabled) preemptM(mp);
   return true;
 }
 
-void doSigPreempt(M* mp, void* uctx) {
+void preempt_count_request() {
+  count(counters.requests);
+}
+
+bool doSigPreempt(M* mp, void* uctx) {
+  bool taken = false;
   G* gp = mp->curg;
   if (gp != nullptr && gp->preempt &&
       gp->atomicstatus.load(std::memory_order_relaxed) == kGrunning) {
@@ -273,6 +281,7 @@ void doSigPreempt(M* mp, void* uctx) {
     if (v == Verdict::kSafe) {
       arch::sigctxt_push_call(uctx, urgent_async_preempt);
       count(counters.async);
+      taken = true;
     } else {
       gp->preempt_deferred = true;  // gp runs on this very thread: its owner
       count(counters.deferred[static_cast<int>(v)]);
@@ -284,6 +293,7 @@ void doSigPreempt(M* mp, void* uctx) {
     }
   }
   mp->signal_pending.store(0, std::memory_order_release);
+  return taken;
 }
 
 void checkPreempt(G* gp) {
@@ -328,6 +338,9 @@ extern "C" void urgent_async_preempt2() {
   std::int64_t now = nanotime();
   std::int64_t took = now - mp->preempt_sent.load(std::memory_order_relaxed);
   latency.record(took);
+  if (std::int64_t due = mp->preempt_due.exchange(0, std::memory_order_relaxed); due != 0) {
+    overrun.record(std::max<std::int64_t>(now - due, 0));
+  }
   std::int64_t avg = latency_avg.load(std::memory_order_relaxed);
   latency_avg.store(avg + (took - avg) / 8, std::memory_order_relaxed);
   mp->p->preempted_at.store(now, std::memory_order_relaxed);
@@ -369,6 +382,10 @@ bool async_preemption() {
 
 PreemptLatency preempt_latency() {
   return rt::latency.summary();
+}
+
+PreemptLatency preempt_overrun() {
+  return rt::overrun.summary();
 }
 
 }  // namespace urgent

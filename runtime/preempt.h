@@ -32,12 +32,18 @@ bool async_preempt_enabled();
 // with async preemption on, signals its M (preemptM). Returns false if pp runs no goroutine
 // on another M. Called by sysmon and by stop-the-world (preemptall); mp_self is the caller's
 // M (or null for sysmon), which is never signalled.
-bool preemptone(P* pp, M* mp_self);
+// due: the end of the goroutine's slice as the caller reckons it (0: none, stop-the-world).
+bool preemptone(P* pp, M* mp_self, std::int64_t due = 0);
 
 // The SIGURG handler's half (Go's doSigPreempt): if mp's goroutine was asked to yield and
 // is at an async safe point, rewrites uctx so that it calls urgent_async_preempt when the
-// handler returns. Async-signal-safe. Clears mp->signal_pending.
-void doSigPreempt(M* mp, void* uctx);
+// handler returns. Async-signal-safe. Clears mp->signal_pending. True if it did (false:
+// deferred, or nothing to preempt).
+bool doSigPreempt(M* mp, void* uctx);
+
+// A preemption trigger other than sysmon decided (trigger.cc): counted as sysmon's requests
+// are. Async-signal-safe.
+void preempt_count_request();
 
 // The cooperative half: if gp (the caller, running) was asked to yield and no NoPreempt
 // scope is open, yields (gosched) and counts it. Called at runtime calls that may yield.

@@ -59,6 +59,7 @@
 #include "stack.h"
 #include "sysmon.h"
 #include "timer.h"
+#include "trigger.h"
 #include "urgent/blocking.h"
 #include "urgent/debug.h"
 #include "urgent/go.h"
@@ -377,9 +378,11 @@ void minit(M* mp) {
   mp->saved_timerslack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
   prctl(PR_SET_TIMERSLACK, kTimerSlackNs, 0, 0, 0);
   activation_minit(mp);
+  trigger_minit(mp);
 }
 
 void munit(M* mp) {
+  trigger_unminit(mp);
   activation_unminit(mp);
   if (mp->saved_timerslack > 0) prctl(PR_SET_TIMERSLACK, mp->saved_timerslack, 0, 0, 0);
   signal_unminit(mp);
@@ -1107,6 +1110,7 @@ namespace {
   gp->preempt = false;
   gp->preempt_deferred = false;
   if (!inheritTime) mp->p->schedtick++;
+  if (trigger_on) trigger_slice_start(mp, inheritTime);
   URGENT_PROBE(go_start, gp->goid, mp->p->id);
   traceGoStart(gp, mp->p);
 }
@@ -1725,6 +1729,7 @@ void exitsyscall(int err) {
     // yield at its next function call (stackPreempt); here, now. Without it, a goroutine
     // looping on short calls never reschedules and sysmon retakes its P every 10 ms.
     checkPreempt(gp);
+    if (trigger_on) trigger_resume(getm());  // (the timer of whichever M runs gp now)
     return;
   }
   mp->locks--;
@@ -1748,6 +1753,7 @@ void exitsyscall(int err) {
     casgstatus(gp, kGrunnable, kGrunning);
     leaveScheduler(mp);
     traceGoStart(gp, pp);
+    if (trigger_on) trigger_resume(mp);
     errno = err;
     return;
   }
@@ -1978,6 +1984,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   preempt_init(cfg.timeslice_ns, cfg.asyncpreemptoff);
   signal_init();
   activation_init(cfg.handoff);
+  trigger_init(cfg.trigger);
 
   m0 = new M;
   m0->is_m0 = true;
@@ -2059,6 +2066,7 @@ int run_main(void (*entry)(void*, int*), void* arg) {
   }
   munit(m0);
   activation_fini();  // the orphans' events too
+  trigger_fini();
   for (M* mp = sched.allm.load(); mp != nullptr;) {
     M* next = mp->alllink;
     if (!orphaned(mp)) delete mp;
@@ -2209,6 +2217,7 @@ SchedStats sched_stats() {
   s.netpoll_sysmon = np.sysmon;
   s.netpoll_waiters = netpollWaiters.load(std::memory_order_relaxed);
   preempt_stats(&s);
+  trigger_stats(&s);
   {
     SpinGuard lock(sched.lock);
     s.threads = static_cast<int>(mcount());

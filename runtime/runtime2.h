@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <atomic>
 #include <cstddef>
@@ -291,6 +292,10 @@ struct M {
   // [atomic] nanotime() just before sysmon's last preemption tgkill to this M: the start of
   // the preemption latency that urgent_async_preempt2 records (urgent::preempt_latency).
   std::atomic<std::int64_t> preempt_sent{0};
+  // [atomic] The end of the slice that preemption is for (sysmon's or the M's trigger's
+  // reckoning; 0: none, a stop-the-world): urgent_async_preempt2 records how late it was
+  // (urgent::preempt_overrun).
+  std::atomic<std::int64_t> preempt_due{0};
   void* sigaltstack_mem = nullptr;  // [own] signal stack (SIGSEGV, SIGURG handlers)
   std::size_t sigaltstack_size = 0;
   bool exit_locked = false;    // [own] its locked G exited: the thread exits too
@@ -314,6 +319,19 @@ struct M {
   // P, since this time (0: not seen so); sysmon reports the block once it ended.
   std::atomic<std::int64_t> unwrapped_since{0};
   std::atomic<bool> unwrapped_runnable{false};  // [atomic] ... with goroutines runnable
+  // Preemption trigger (trigger.cc), URGENT_PREEMPT=timer|perf. [own]: written and read by
+  // the M's thread and by its SIGURG handler on that thread (relaxed atomics where both do).
+  timer_t trig_timer{};                          // [const after minit] its POSIX timer (perf: retries)
+  bool trig_has_timer = false;                   // [const after minit] ... created
+  int trig_fd = -1;                              // [const after minit] perf: its task-clock event
+  void* trig_ring = nullptr;                     // [const after minit] perf: its samples (read-only)
+  std::int64_t trig_phase = 0;                   // [const after minit] timer: its lattice phase, ns
+  std::atomic<std::int64_t> slice_start{0};      // [own] timer: its goroutine's slice began
+  std::atomic<std::int64_t> trig_deadline{0};    // [own] timer: armed for this (0: idle)
+  std::atomic<std::uint32_t> trig_seq{0};        // [own] perf: slices started (execute)
+  std::uint32_t trig_tick = 0;                   // [own] its P's schedtick at the last slice start
+  std::uint32_t trig_mark = 0;                   // [handler] perf: trig_seq due at the next overflow
+  std::int64_t trig_backoff = 0;                 // [own] the last retry delay (0: none this slice)
 };
 
 enum SysState : std::uint32_t { kNotInSyscall = 0, kInSyscall = 1, kOrphaned = 2 };

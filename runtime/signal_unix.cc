@@ -29,6 +29,7 @@
 #include "sanitizer.h"
 #include "sigctxt.h"
 #include "stack.h"
+#include "trigger.h"
 
 namespace urgent::rt {
 namespace {
@@ -121,8 +122,11 @@ void fault_handler(int sig, siginfo_t* info, void* uctx) {
 // interrupts (read on a pipe, ...) resumes instead of failing with EINTR.
 void sigurg_handler(int sig, siginfo_t* info, void* uctx) {
   int saved_errno = errno;
-  if (M* mp = getm()) doSigPreempt(mp, uctx);
-  chain(sig, info, uctx);
+  M* mp = getm();
+  if (mp == nullptr || !trigger_fired(mp, info, uctx)) {  // (the M's own timer or event)
+    if (mp != nullptr) doSigPreempt(mp, uctx);
+    chain(sig, info, uctx);
+  }
   errno = saved_errno;
 }
 

@@ -16,6 +16,9 @@
 //   - a tick that ends a slice also ends those ending within a quarter slice (at most
 //     100 µs): Ps stay in step and one wakeup serves them all. On this project's VM every
 //     wakeup costs the interrupted goroutine ~20-30 µs (README, preemption overhead).
+// - With URGENT_PREEMPT=timer|perf (trigger.cc) each M's own timer or event ends its slices:
+//   sysmon neither signals nor wakes for them, and sleeps up to 5 ms whatever the slice (as
+//   at Go's 10 ms slice; half a slice again if some M's trigger failed to open).
 // - With kernel-assisted handoff (URGENT_HANDOFF=perf|bpf, activation.cc) it never ticks
 //   at 20 µs: a spare M takes a blocked call's P, so sysmon sleeps half a slice (at most
 //   10 ms) between ticks, waking for slice ends, and retakes only calls 10 ms old.
@@ -59,6 +62,7 @@
 #include "proc.h"
 #include "runq.h"
 #include "timer.h"
+#include "trigger.h"
 #include "usdt.h"
 
 namespace urgent::rt {
@@ -70,6 +74,9 @@ namespace {
 constexpr std::int64_t kMinDelayUs = 20;               // Go: usleep(20) when busy
 constexpr std::int64_t kMaxDelayUs = 10'000;           // Go: 10 ms at most
 constexpr int kIdleTicksBeforeBackoff = 50;            // Go: idle > 50
+// With URGENT_PREEMPT=timer|perf sysmon sleeps up to what half of Go's 10 ms slice allows,
+// whatever the slice: retake's handoffs keep their pace, and short slices cost no ticks.
+constexpr std::int64_t kTriggerMaxDelayUs = 5'000;
 // Retake an idle-work syscall P after this. With kernel-assisted handoff (URGENT_HANDOFF=
 // perf|bpf), where a spare takes a blocked M's P at once, sysmon retakes only calls this old
 // (they stayed on the CPU, or the vCPU stalled in them, or their activation was missed): a
@@ -123,16 +130,19 @@ int retake(std::int64_t now, bool batch, std::int64_t* next_preempt, int* preemp
         std::int64_t switched = pp->preempted_at.load(std::memory_order_relaxed);
         pd.schedwhen = switched > pd.schedwhen && switched <= now ? switched : now;
       }
-      if (s == kPrunning) {
+      if (s == kPrunning && trigger_covers(pp->m)) {
+        // Its M's own timer or task-clock event ends its slices (trigger.cc).
+      } else if (s == kPrunning) {
         std::int64_t due = pd.schedwhen + signal_at;
         if (due <= horizon) {
-          if (preemptone(pp, nullptr)) ++*preempted;
+          if (preemptone(pp, nullptr, pd.schedwhen + slice)) ++*preempted;
         } else if (*next_preempt == 0 || due < *next_preempt) {
           // (One already due waits for its signal or its next runtime call: no busy ticks.)
           *next_preempt = due;
         }
-      } else if (pd.schedwhen + slice <= now) {
-        // In a syscall, preemptone can't work: there is no M wired to the P.
+      } else if (pd.schedwhen + slice <= now && !trigger_covers(pp->syscall_m.load(std::memory_order_relaxed))) {
+        // In a syscall, preemptone can't work: there is no M wired to the P. (An M's own
+        // trigger asks its goroutine to yield when the call returns instead.)
         sysretake = true;
       }
     }
@@ -224,11 +234,14 @@ void* sysmon(void*) {
   trace_bind_thread(sysmon_trace_ctx(), -1, static_cast<pid_t>(syscall(SYS_gettid)));
   std::int64_t delay = 0;
   int idle = 0;  // how many cycles in succession we had not woken somebody up
-  // Never sleep through more than half a time slice (see the file comment).
-  std::int64_t max_delay = std::clamp(timeslice_ns() / 2000, kMinDelayUs, kMaxDelayUs);
+  // Never sleep through more than half a time slice (see the file comment), unless the Ms'
+  // own triggers end slices (URGENT_PREEMPT=timer|perf) and every M has one.
+  std::int64_t slice_delay = std::clamp(timeslice_ns() / 2000, kMinDelayUs, kMaxDelayUs);
+  std::int64_t max_delay = slice_delay;
   std::int64_t next_preempt = 0;  // from retake
   std::int64_t lasttrace = 0;     // GODEBUG=schedtrace: when it last printed
   while (!stop.load()) {
+    max_delay = trigger_on && !trigger_uncovered() ? std::max(slice_delay, kTriggerMaxDelayUs) : slice_delay;
     if (activations_on()) {
       // The kernel reports blocked calls (activation.cc): no 20 µs watch for them, only the
       // slice ends (next_preempt), the network and the 10 ms backstop.

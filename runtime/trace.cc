@@ -323,7 +323,7 @@ TraceBuf* get_buf(TraceCtx* ctx, std::uint64_t t) REQUIRES(tracer.lock) {
       ctx->lost++;
       continue;
     }
-    put(ctx, {Ev::kPreemptHandler, r.ticks, {static_cast<std::uint64_t>(r.goid), r.verdict, 0, 0}});
+    put(ctx, {r.type, r.ticks, {r.args[0], r.args[1], r.args[2], r.args[3]}});
   }
   ctx->handler_tail.store(t, std::memory_order_release);  // the slots are free again
 }
@@ -627,7 +627,8 @@ void traceEventSlow(Ev ev, std::uint64_t a, std::uint64_t b, std::uint64_t c, st
   ctx->seq.store(seq + 2, std::memory_order_release);
 }
 
-void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
+void traceHandlerEvent(Ev type, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2,
+                       std::uint64_t a3) {
   TraceCtx* ctx = tls_trace;
   if (ctx == nullptr) return;
   std::uint64_t t = ticks();
@@ -639,8 +640,7 @@ void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
     st = trace_state.load(std::memory_order_acquire);  // (as in traceEventSlow)
     bool recorded =
         st == kOn &&
-        record_in_handler(
-            ctx, {Ev::kPreemptHandler, t, {static_cast<std::uint64_t>(goid), verdict, 0, 0}});
+        record_in_handler(ctx, {type, t, {a0, a1, a2, a3}});
     std::atomic_signal_fence(std::memory_order_seq_cst);
     ctx->seq.store(seq + 2, std::memory_order_release);
     if (recorded) return;
@@ -656,7 +656,7 @@ void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
     ctx->handler_lost.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  ctx->handler[h % TraceCtx::kHandlerSlots] = {t, goid, verdict};
+  ctx->handler[h % TraceCtx::kHandlerSlots] = {t, type, {a0, a1, a2, a3}};
   ctx->handler_head.store(h + 1, std::memory_order_release);
 }
 

@@ -35,8 +35,8 @@ struct TraceCtx {
   static constexpr std::uint32_t kHandlerSlots = 8;
   struct HandlerRecord {
     std::uint64_t ticks;
-    std::int64_t goid;
-    std::uint8_t verdict;
+    tracefmt::Ev type;  // kPreemptHandler or kPreemptTrigger
+    std::uint64_t args[4];
   } handler[kHandlerSlots];
   std::atomic<std::uint32_t> handler_head{0};  // the handler's next slot (it publishes)
   std::atomic<std::uint32_t> handler_tail{0};  // the recorder's next slot
@@ -74,8 +74,13 @@ inline void traceEmit(tracefmt::Ev ev, Args... args) {
     }                                                                                 \
   } while (0)
 
-// The SIGURG handler's record (async-signal-safe): see TraceCtx::handler.
-void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict);
+// The SIGURG handler's records (async-signal-safe): see TraceCtx::handler. type is
+// kPreemptHandler (g, verdict) or kPreemptTrigger (g, trigger, outcome, deadline).
+void traceHandlerEvent(tracefmt::Ev type, std::uint64_t a0, std::uint64_t a1,
+                       std::uint64_t a2 = 0, std::uint64_t a3 = 0);
+inline void traceHandlerVerdict(std::int64_t goid, std::uint8_t verdict) {
+  traceHandlerEvent(tracefmt::Ev::kPreemptHandler, static_cast<std::uint64_t>(goid), verdict);
+}
 
 // sysmon's recorder (it binds it on its thread).
 TraceCtx* sysmon_trace_ctx();

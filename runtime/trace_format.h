@@ -67,8 +67,20 @@ enum class Ev : std::uint8_t {
   // tid, ns, runnable (0/1): the M on thread tid, holding a P, was off the CPU ns outside
   // urgent::blocking (goroutines were runnable meanwhile); sysmon reports it once it ended
   kUnwrappedBlock = 19,
+  // g, trigger (TriggerKind), outcome (TriggerOutcome), deadline: the M's own preemption
+  // trigger (URGENT_PREEMPT=timer|perf) fired on this M, running g (0: none); a kDue is
+  // followed by the handler's PreemptHandler verdict. deadline: the instant the timer was
+  // armed for (CLOCK_MONOTONIC ns; 0 for perf, whose period is on-CPU time)
+  kPreemptTrigger = 20,
 };
-inline constexpr int kEvCount = 20;
+inline constexpr int kEvCount = 21;
+
+enum class TriggerKind : std::uint8_t { kSysmon = 0, kTimer = 1, kPerf = 2 };
+enum class TriggerOutcome : std::uint8_t {
+  kDue = 0,    // g had its whole slice: preempting (or retrying a deferral)
+  kEarly = 1,  // g started later than the slice the trigger was set for: set again for g's
+  kIdle = 2,   // no goroutine running (the M schedules, sleeps, or g is in a system call)
+};
 
 enum class PreemptKind : std::uint8_t {
   kAsync = 0,          // at an async safe point, through the SIGURG trampoline
@@ -116,10 +128,13 @@ inline constexpr EventSpec kEventSpecs[kEvCount] = {
     {"GoStatus", 3, {"g", "status", "reason"}},
     {"Lost", 1, {"n"}},
     {"UnwrappedBlock", 3, {"tid", "ns", "runnable"}},
+    {"PreemptTrigger", 4, {"g", "trigger", "outcome", "deadline"}},
 };
 
 inline constexpr const char* kPreemptKindNames[] = {"async", "cooperative", "after-deferred"};
 inline constexpr const char* kSysExitPathNames[] = {"own-p", "idle-p", "no-p"};
+inline constexpr const char* kTriggerNames[] = {"sysmon", "timer", "perf"};
+inline constexpr const char* kTriggerOutcomeNames[] = {"due", "early", "idle"};
 inline constexpr const char* kVerdictNames[kVerdictCount] = {
     "safe", "runtime", "locks", "disabled", "foreign", "stack", "stale", "signal"};
 

@@ -36,6 +36,12 @@ else
     echo "== the same suite with URGENT_TIMESLICE=50us URGENT_HANDOFF=$mode"
     run_gtest URGENT_TIMESLICE=50us URGENT_HANDOFF=$mode
   done
+  # ... and with each preemption trigger (URGENT_PREEMPT; runtime/trigger.h): the Ms' own
+  # timers and task-clock events end the slices instead of sysmon.
+  for trigger in timer perf; do
+    echo "== the same suite with URGENT_TIMESLICE=50us URGENT_PREEMPT=$trigger"
+    run_gtest URGENT_TIMESLICE=50us URGENT_PREEMPT=$trigger
+  done
 fi
 
 # Script-level tests (install + pkg-config, tools' error handling).

@@ -171,16 +171,24 @@ TEST(Bpf, SigurgMatchesTheRuntimesSignals) {
   auto o = observe_self();
   ASSERT_NE(o, nullptr);
   std::uint64_t signals = 0;
-  bool async = true;
+  bool async = true, sysmon = true;
   run_with(1, [&] {
     async = async_preemption();
     spin_while_sleeping();
-    signals = sched_stats().preempt_signals;
+    SchedStats st = sched_stats();
+    signals = test::preempt_signals(st);
+    sysmon = test::sysmon_preempts(st);
   });
   if (!async) GTEST_SKIP() << "async preemption is off";
   const bpf::Observations& obs = o->collect();
   EXPECT_GT(signals, 0u);
-  EXPECT_EQ(obs.counters[OBS_C_SIGURG_GENERATED], signals);
+  // Every tgkill is generated once; a timer or perf signal the kernel drops (re-armed, or
+  // merged into one pending) is generated but never handled.
+  if (sysmon) {
+    EXPECT_EQ(obs.counters[OBS_C_SIGURG_GENERATED], signals);
+  } else {
+    EXPECT_GE(obs.counters[OBS_C_SIGURG_GENERATED], signals);
+  }
   EXPECT_EQ(obs.counters[OBS_C_SIGURG_GENERATED],
             obs.counters[OBS_C_SIGURG_DELIVERED] + obs.counters[OBS_C_SIGURG_COALESCED]);
   std::uint64_t with_latency = 0;
@@ -313,6 +321,9 @@ TEST(Bpf, UrgentBpfKeepsTheKernelsRecordsInTheTrace) {
     ScopedEnv bpf("URGENT_BPF", "1");
     ScopedEnv traced("URGENT_TRACE", path.c_str());
     ScopedEnv slice("URGENT_TIMESLICE", "10ms");
+    // (A timer trigger would interrupt the blocked read once at its slice's end, and the
+    // kernel would record it as two reads: trigger.cc.)
+    ScopedEnv trigger("URGENT_PREEMPT", "sysmon");
     run_with(1, [&] { handoff_round(&reader); });
   }
   tracetool::Trace t;

@@ -4,7 +4,13 @@
 #include <urgent/urgent.h>
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -92,6 +98,16 @@ inline std::uint64_t retakes(const SchedStats& s) {
   return s.handoffs + s.handoffs_activated;
 }
 
+// Preemption signals of a run, whoever decided: sysmon's tgkills, or the Ms' own timer or
+// perf events (URGENT_PREEMPT): the suite passes with every trigger.
+inline std::uint64_t preempt_signals(const SchedStats& s) {
+  return s.preempt_signals + s.trigger_fires;
+}
+// Whether sysmon ends the slices (URGENT_PREEMPT unset or sysmon, or a trigger that fell back).
+inline bool sysmon_preempts(const SchedStats& s) {
+  return std::string(s.preempt_trigger) == "sysmon";
+}
+
 // Runs main under urgent::run with GOMAXPROCS=procs (the environment is how a program
 // configures the runtime, so that is what the tests exercise).
 template <class F>
@@ -154,6 +170,48 @@ class Watchdog {
   bool done_ = false;
   std::thread thread_;
 };
+
+// Runs body in a child process with stderr captured; returns its exit status (or -1) and
+// what it printed.
+template <class F>
+int in_child(F body, std::string* err) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    _exit(body());
+  }
+  ::close(fds[1]);
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) err->append(buf, n);
+  ::close(fds[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// Becomes nobody (65534) for good: 0 on success.
+inline int drop_privileges() {
+  return setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0 ? 0 : 20;
+}
+
+// Forbids perf_event_open (EACCES) for this process and its children, as a container's
+// seccomp profile does. 0 on success.
+inline int forbid_perf_event_open() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_perf_event_open, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 21;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : 22;
+}
 
 // Sets an environment variable for the scope of one test (the environment is how a program
 // configures the runtime).

@@ -112,6 +112,11 @@ class Timeline {
                   "SIGURG to tid " + std::to_string(e.args[0]) + " (g" + std::to_string(e.args[1]) +
                       ")");
           break;
+        case Ev::kPreemptTrigger:
+          instant(emitter(e), e.ns,
+                  std::string(tracefmt::kTriggerNames[e.args[1] % 3]) + " fired (" + gname + "): " +
+                      tracefmt::kTriggerOutcomeNames[e.args[2] % 3]);
+          break;
         case Ev::kPreemptHandler:
           instant(emitter(e), e.ns,
                   "handler " + gname + ": " +

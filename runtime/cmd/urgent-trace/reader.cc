@@ -204,6 +204,10 @@ std::string describe(const Trace& t, const Event& e, std::int64_t t0) {
       s += tracefmt::kSysExitPathNames[v];
     } else if (e.type == Ev::kPreemptHandler && i == 1 && v < tracefmt::kVerdictCount) {
       s += tracefmt::kVerdictNames[v];
+    } else if (e.type == Ev::kPreemptTrigger && i == 1 && v < 3) {
+      s += tracefmt::kTriggerNames[v];
+    } else if (e.type == Ev::kPreemptTrigger && i == 2 && v < 3) {
+      s += tracefmt::kTriggerOutcomeNames[v];
     } else {
       s += std::to_string(v);
     }

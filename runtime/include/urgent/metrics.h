@@ -23,6 +23,7 @@ struct Metrics {
   GoroutineCounts goroutines;    // by state, now
   LatencyStats sched_latency;    // ready -> running, one transition in 64 sampled
   LatencyStats preempt_latency;  // sysmon's decision -> off the M (preempt_latency())
+  LatencyStats preempt_overrun;  // the slice's end -> off the M (preempt_overrun())
 };
 
 // A snapshot (zeros outside urgent::run). Costs a walk over all goroutines.

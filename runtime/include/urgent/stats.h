@@ -51,6 +51,14 @@ struct SchedStats {
   std::uint64_t preempt_async = 0;        // taken by the handler at an async safe point
   std::uint64_t preempt_cooperative = 0;  // yields at a runtime call or preempt_point()
   std::uint64_t preempt_stale = 0;        // a signal found nothing to preempt (already yielded)
+  // Who ends slices (URGENT_PREEMPT): "sysmon" (its tgkill), or each M's own "timer" or
+  // "perf" task-clock event, whose signals are counted here (none with sysmon).
+  const char* preempt_trigger = "sysmon";
+  std::uint64_t trigger_fires = 0;      // the trigger's signals handled
+  std::uint64_t trigger_early = 0;      // ... for a goroutine that had not had its slice yet
+  std::uint64_t trigger_idle = 0;       // ... with no goroutine running (scheduling, a call)
+  std::uint64_t trigger_retries = 0;    // ... deferred (unsafe point): retried by the trigger
+  std::uint64_t trigger_uncovered = 0;  // Ms whose timer or event failed (sysmon covers them)
   // Signals that found the goroutine at an unsafe point, by reason (it yields later):
   std::uint64_t preempt_deferred_runtime = 0;   // in urgent's own code
   std::uint64_t preempt_deferred_locks = 0;     // the thread held a runtime lock
@@ -82,5 +90,14 @@ struct LatencyStats {
 // from the last signal sysmon sent that M.
 using PreemptLatency = LatencyStats;
 PreemptLatency preempt_latency();
+
+// How late asynchronous preemptions were: from the end of the goroutine's slice (the
+// intended moment, whoever decides: URGENT_PREEMPT) to the goroutine entering the
+// scheduler from the trampoline. sysmon: its slice start + URGENT_TIMESLICE (it signals one
+// average latency early, so a preemption before the end counts as 0); timer: the slice
+// start execute recorded + the slice; perf: the overflow's time (the sample the task-clock
+// event wrote when the M's slice of on-CPU time ended). Stop-the-world
+// preemptions have no slice end and are not counted.
+PreemptLatency preempt_overrun();
 
 }  // namespace urgent
