@@ -85,7 +85,8 @@
 //          slices 10ms, 1ms, 100us and 50us, 5 rounds alternating, medians; prints each
 //          relative to preemption off (runs urgent::run itself, once per measurement). Next
 //          to each, the machine's floor: the same work on two plain threads that each take a
-//          POSIX-timer signal (no-op handler) every slice.
+//          POSIX-timer signal (no-op handler) every slice. URGENT_PREEMPT chooses who ends
+//          the slices (the first line says which).
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/perf_event.h>
@@ -703,6 +704,9 @@ std::string activationReport(long n) {
 double cpuBoundMs(long steps, const char* slice) {
   EnvOverride ts("URGENT_TIMESLICE", slice);
   EnvOverride debug("GODEBUG", slice == nullptr ? "asyncpreemptoff=1" : nullptr);
+  // (Off is off, whichever trigger the other rounds use: URGENT_PREEMPT.)
+  const char* trigger = std::getenv("URGENT_PREEMPT");
+  EnvOverride who("URGENT_PREEMPT", slice == nullptr ? nullptr : trigger);
   EnvOverride procs("GOMAXPROCS", "2");
   double ms = 0;
   urgent::run([&] {
@@ -824,7 +828,9 @@ std::string overheadReport(long n) {
   double off = percentile(ms[0], 50), floor_off = percentile(floor[0], 50);
   std::string out = "overhead: 4 goroutines x " + std::to_string(n) +
                     "M LCG steps, GOMAXPROCS=2, medians of " + std::to_string(kRounds) +
-                    " rounds\n  (floor: the same work on 2 threads, each taking a timer signal "
+                    " rounds, URGENT_PREEMPT=" +
+                    (std::getenv("URGENT_PREEMPT") ? std::getenv("URGENT_PREEMPT") : "sysmon") +
+                    "\n  (floor: the same work on 2 threads, each taking a timer signal "
                     "every slice, no runtime)";
   char line[200];
   std::snprintf(line, sizeof line, "\n  preemption off  %8.1f ms           floor %8.1f ms", off,

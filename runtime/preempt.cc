@@ -54,6 +54,7 @@
 #include "sigctxt.h"
 #include "signal_unix.h"
 #include "trace.h"
+#include "trigger.h"
 #include "urgent/preempt.h"
 #include "urgent/sched.h"
 #include "urgent/stats.h"
@@ -340,6 +341,9 @@ extern "C" void urgent_async_preempt2() {
   latency.record(took);
   if (std::int64_t due = mp->preempt_due.exchange(0, std::memory_order_relaxed); due != 0) {
     overrun.record(std::max<std::int64_t>(now - due, 0));
+  }
+  if (std::int64_t fired = mp->trig_fired.exchange(0, std::memory_order_relaxed); fired != 0) {
+    trigger_record_lateness(now - fired);
   }
   std::int64_t avg = latency_avg.load(std::memory_order_relaxed);
   latency_avg.store(avg + (took - avg) / 8, std::memory_order_relaxed);

@@ -278,6 +278,9 @@ TraceBuf* get_buf(TraceCtx* ctx, std::uint64_t t) REQUIRES(tracer.lock) {
 
 // reserve's slow path: retires ctx's full buffer and takes another.
 [[gnu::noinline]] bool refill(TraceCtx* ctx, std::uint64_t t) {
+  // Not before the thread's last event: the SIGURG handler may have recorded one directly
+  // after this event read the clock and before it entered the recorder.
+  t = std::max(t, ctx->last_ticks);
   TraceBuf* b = ctx->buf;
   bool wake = false;
   {

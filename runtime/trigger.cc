@@ -24,6 +24,8 @@
 //   that inherits its predecessor's, from runnext, keeps that start, as in Go); if the
 //   timer is idle it arms it for the slice's end. An armed timer is never later than
 //   the current slice's end (it was set for an earlier slice), so none is missed.
+// - Armed one average lateness early (lead: expiry -> off its M, at most half a slice), as
+//   sysmon signals early, so that the goroutine leaves its M when its slice ends.
 // - When it fires: a running goroutine that has had its whole slice is preempted; one that
 //   started later (its predecessor yielded or blocked) gets the timer re-armed for its own
 //   slice's end. After a preemption, and when no goroutine runs (the M is idle, or its
@@ -100,6 +102,17 @@ PreemptTrigger trigger = PreemptTrigger::kSysmon;  // [const during a run]
 std::int64_t slice = 0;                            // [const during a run]
 std::mutex uncovered_mu;                           // (cold: an M whose trigger failed)
 
+// timer: a moving average (weight 1/8) of how long after its expiry a timer's goroutine
+// left its M (the interrupt, the handler, the trampoline): timers are armed that much
+// before the slice's end, as sysmon signals one average latency early (preempt_lead_ns),
+// so that the goroutine leaves its M when its slice ends. Independent of the lead itself
+// (measured from the expiry, not from the slice's end): no feedback loop.
+std::atomic<std::int64_t> lateness_avg{0};
+
+std::int64_t lead() {
+  return std::clamp<std::int64_t>(lateness_avg.load(std::memory_order_relaxed), 0, slice / 2);
+}
+
 // Counters of this run (urgent::sched_stats).
 std::atomic<std::uint64_t> n_fires{0}, n_early{0}, n_idle{0}, n_retries{0}, n_uncovered{0};
 
@@ -112,7 +125,10 @@ void count(std::atomic<std::uint64_t>& c) {
 void outcome(const G* gp, tracefmt::TriggerOutcome o, std::int64_t deadline) {
   if (o == tracefmt::TriggerOutcome::kEarly) count(n_early);
   if (o == tracefmt::TriggerOutcome::kIdle) count(n_idle);
-  if (tracing()) {
+  // (Not for an M with neither P nor goroutine, e.g. before its first ProcStart: it had
+  // nothing to preempt, and its trace has no P to put it on.)
+  const M* mp = getm();
+  if (tracing() && (mp->p != nullptr || mp->curg != nullptr)) {
     traceHandlerEvent(tracefmt::Ev::kPreemptTrigger, gp != nullptr ? static_cast<std::uint64_t>(gp->goid) : 0,
                       static_cast<std::uint64_t>(trigger), static_cast<std::uint64_t>(o),
                       static_cast<std::uint64_t>(deadline));
@@ -307,11 +323,12 @@ bool timer_fired(M* mp, void* uctx) {
     return false;
   }
   std::int64_t end = mp->slice_start.load(std::memory_order_relaxed) + slice;
-  if (now < end) {
+  if (now < end - lead()) {
     outcome(gp, tracefmt::TriggerOutcome::kEarly, deadline);  // set for a predecessor's slice
-    arm(mp, end);
+    arm(mp, end - lead());
     return false;
   }
+  mp->trig_fired.store(deadline, std::memory_order_relaxed);  // (for lead's average)
   if (decide(mp, gp, uctx, deadline, end)) {
     mp->trig_backoff = 0;
   } else {
@@ -384,6 +401,7 @@ PreemptTrigger trigger_init(PreemptTrigger requested) {
   trigger_on = false;
   slice = timeslice_ns();
   for (auto* c : {&n_fires, &n_early, &n_idle, &n_retries, &n_uncovered}) c->store(0);
+  lateness_avg.store(0);
   if (requested == PreemptTrigger::kSysmon) return trigger;
   std::string why;
   if (available(requested, &why)) {
@@ -450,7 +468,7 @@ void trigger_slice_start(M* mp, bool inheritTime) {
     // which the kernel delivered alone.)
     std::int64_t d = mp->trig_deadline.load(std::memory_order_relaxed);
     if (mp->trig_has_timer && (d == 0 || d + slice < now)) {
-      arm(mp, mp->slice_start.load(std::memory_order_relaxed) + slice);
+      arm(mp, mp->slice_start.load(std::memory_order_relaxed) + slice - lead());
     }
   } else if (fresh) {
     mp->trig_seq.store(mp->trig_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -460,8 +478,13 @@ void trigger_slice_start(M* mp, bool inheritTime) {
 void trigger_resume(M* mp) {
   if (trigger == PreemptTrigger::kTimer && mp->trig_has_timer &&
       mp->trig_deadline.load(std::memory_order_relaxed) == 0 && !mp->curg->preempt) {
-    arm(mp, mp->slice_start.load(std::memory_order_relaxed) + slice);
+    arm(mp, mp->slice_start.load(std::memory_order_relaxed) + slice - lead());
   }
+}
+
+void trigger_record_lateness(std::int64_t ns) {
+  std::int64_t avg = lateness_avg.load(std::memory_order_relaxed);
+  lateness_avg.store(avg + (ns - avg) / 8, std::memory_order_relaxed);
 }
 
 bool trigger_covers(const M* mp) {

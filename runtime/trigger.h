@@ -61,4 +61,8 @@ bool trigger_fired(M* mp, const siginfo_t* info, void* uctx);
 
 void trigger_stats(SchedStats* s);
 
+// urgent_async_preempt2 (a timer's preemption taken): how long after its expiry the
+// goroutine left its M, for the timers' lead.
+void trigger_record_lateness(std::int64_t ns);
+
 }  // namespace urgent::rt

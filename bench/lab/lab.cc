@@ -87,6 +87,24 @@ std::optional<PreemptLat> parse_preemptlat(const std::string& out) {
   return r;
 }
 
+std::optional<Overrun> parse_overrun(const std::string& out) {
+  for (const std::string& l : lines_starting(out, "overrun ")) {
+    Overrun r;
+    char trigger[32];
+    if (std::sscanf(l.c_str(), "overrun p50 %lf us p99 %lf us max %lf us (URGENT_PREEMPT=%31[a-z];",
+                    &r.p50, &r.p99, &r.max, trigger) != 4) {
+      continue;
+    }
+    std::size_t at = l.rfind("sysmon ");
+    if (at == std::string::npos || std::sscanf(l.c_str() + at, "sysmon %lf wakeups/s", &r.sysmon_per_s) != 1) {
+      continue;
+    }
+    r.trigger = trigger;
+    return r;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::vector<double>> parse_fairness(const std::string& out) {
   for (const std::string& l : lines_starting(out, "fairness shares")) {
     std::istringstream in(l.substr(std::strlen("fairness shares")));

@@ -36,6 +36,15 @@ struct PreemptLat {
 // urgent-bench preemptlat's report.
 std::optional<PreemptLat> parse_preemptlat(const std::string& out);
 
+// Its last line: `overrun p50 <us> us p99 <us> us max <us> us (URGENT_PREEMPT=<t>; ...;
+// sysmon <n> wakeups/s)`: the slice's end -> off its M, whoever decided.
+struct Overrun {
+  double p50 = 0, p99 = 0, max = 0;  // µs
+  std::string trigger;               // the one in effect
+  double sysmon_per_s = 0;
+};
+std::optional<Overrun> parse_overrun(const std::string& out);
+
 // `fairness shares <s1> <s2> ...`.
 std::optional<std::vector<double>> parse_fairness(const std::string& out);
 

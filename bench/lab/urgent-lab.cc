@@ -18,6 +18,9 @@
 //   handoff   P handoff from a goroutine blocked in read(2): delays; as root the checker's
 //             good/missed/needless counts, and the kernel's view of Go's twin
 //   micro     spawn, yield, pingpong, chanbuf, mutex, select, echo against their Go twins
+//   trigger   who ends the slice (URGENT_PREEMPT=sysmon|timer|perf): the slice's end ->
+//             goroutine off its M (urgent::preempt_overrun), sysmon's wakeups per second,
+//             and the CPU-bound overhead next to the bare-timer floor, per slice
 //
 // Output: a table on stdout (or results.json with --json), DIR/results.json, DIR/*.png
 // (gnuplot), DIR/*.dat, DIR/logs/. DIR defaults to results/<UTC timestamp>. Progress goes
@@ -50,9 +53,9 @@ using namespace urgent::lab;
 
 constexpr const char* kUsage =
     "usage: urgent-lab [--quick] [--only NAME[,NAME...]] [--json] [--out DIR]\n"
-    "experiments: floor preempt probe fairness overhead handoff micro\n";
+    "experiments: floor preempt probe fairness overhead handoff micro trigger\n";
 const std::vector<std::string> kExperiments = {"floor",    "preempt", "probe", "fairness",
-                                               "overhead", "handoff", "micro"};
+                                               "overhead", "handoff", "micro", "trigger"};
 const std::vector<std::string> kSlices = {"10ms", "1ms", "100us", "50us"};
 
 struct Lab {
@@ -298,6 +301,83 @@ void preempt_experiment(Lab& lab) {
   }
   lab.json.push_back(json + "}");
   lab.write("preempt.dat", dat);
+}
+
+// Who ends the slice (URGENT_PREEMPT): per trigger and slice, how late after the slice's end
+// the goroutine left its M, sysmon's wakeups meanwhile, and the CPU-bound overhead next to
+// the bare-timer floor (urgent-bench preemptlat and overhead, run with each trigger).
+void trigger_experiment(Lab& lab) {
+  const std::vector<std::string> triggers = {"sysmon", "timer", "perf"};
+  std::map<std::string, long> n = {{"10ms", 60}, {"1ms", 300}, {"100us", 1000}, {"50us", 1000}};
+  lab.row("8. triggers: the slice's end -> the goroutine off its M, by who decides (URGENT_PREEMPT)");
+  lab.row("  trigger  slice       p50 us    p99 us    max us   sysmon wakeups/s   overhead   floor");
+  std::string json = "\"trigger\":{";
+  std::string dat = "# slice_us";
+  for (const std::string& t : triggers) dat += " " + t + "_p50_us " + t + "_p99_us";
+  dat += "\n";
+  std::map<std::string, std::map<std::string, Overrun>> by;  // slice -> trigger -> figures
+  bool first = true;
+  for (const std::string& t : triggers) {
+    lab.progress("trigger: " + t + " overhead");
+    std::string out;
+    long steps = lab.quick ? 10 : 50;
+    auto o = lab.run("URGENT_PREEMPT=" + t + " " + lab.tool("urgent-bench") + " overhead " +
+                         std::to_string(steps),
+                     &out)
+                 ? parse_overhead(out)
+                 : std::nullopt;
+    if (!o) lab.fail("overhead with URGENT_PREEMPT=" + t);
+    for (const std::string& s : kSlices) {
+      long count = lab.quick ? n[s] / 5 : n[s];
+      lab.progress("trigger: " + t + " " + s);
+      std::string cmd = "URGENT_PREEMPT=" + t + " URGENT_TIMESLICE=" + s + " " +
+                        lab.tool("urgent-bench") + " preemptlat " + std::to_string(count);
+      auto r = lab.run(cmd, &out) ? parse_overrun(out) : std::nullopt;
+      if (!r || r->trigger != t) {
+        lab.fail("preemptlat with URGENT_PREEMPT=" + t + " at " + s +
+                 (r ? " (fell back to " + r->trigger + ")" : ""));
+        continue;
+      }
+      by[s][t] = *r;
+      std::string ov = "      -", fl = "      -", ov_json = "null", fl_json = "null";
+      if (o && o->by_slice.count(s)) {
+        double u = (o->by_slice[s].first / o->off_ms - 1) * 100;
+        double f = (o->by_slice[s].second / o->floor_off_ms - 1) * 100;
+        ov = fmt("%+7.1f%%", u);
+        fl = fmt("%+7.1f%%", f);
+        ov_json = num(u);
+        fl_json = num(f);
+      }
+      char b[256];
+      std::snprintf(b, sizeof b, "  %-8s %-8s %9.1f %9.1f %9.1f   %16.0f   %s  %s", t.c_str(),
+                    s.c_str(), r->p50, r->p99, r->max, r->sysmon_per_s, ov.c_str(), fl.c_str());
+      lab.row(b);
+      json += std::string(first ? "" : ",") + "\"" + t + "-" + s + "\":{\"p50_us\":" + num(r->p50) +
+              ",\"p99_us\":" + num(r->p99) + ",\"max_us\":" + num(r->max) +
+              ",\"sysmon_wakeups_per_s\":" + num(r->sysmon_per_s) + ",\"overhead_pct\":" + ov_json +
+              ",\"floor_pct\":" + fl_json + "}";
+      first = false;
+    }
+  }
+  for (const std::string& s : kSlices) {
+    dat += num(slice_us(s));
+    for (const std::string& t : triggers) {
+      auto it = by[s].find(t);
+      dat += it == by[s].end() ? " NaN NaN" : " " + num(it->second.p50) + " " + num(it->second.p99);
+    }
+    dat += "\n";
+    auto sy = by[s].find("sysmon");
+    for (const char* t : {"timer", "perf"}) {
+      auto it = by[s].find(t);
+      if (sy == by[s].end() || it == by[s].end() || sy->second.p50 <= 0) continue;
+      lab.crosses.push_back(std::string("slice end -> off M p50 at ") + s + ": " + t + " " +
+                            fmt("%.1f", it->second.p50) + " us = " +
+                            fmt("%.2f", it->second.p50 / sy->second.p50) + "x sysmon's " +
+                            fmt("%.1f", sy->second.p50) + " us");
+    }
+  }
+  lab.json.push_back(json + "}");
+  lab.write("trigger.dat", dat);
 }
 
 void probe_experiment(Lab& lab) {
@@ -765,6 +845,15 @@ void plots(Lab& lab, const std::set<std::string>& ran) {
         "'' using 1:3 with linespoints title 'p99', '' using 1:4 with linespoints dt 2 title "
         "'floor p50 (tgkill->handler)'\nunset logscale x\n";
   }
+  if (ran.count("trigger")) {
+    gp +=
+        "set output 'trigger.png'\nset title 'slice end -> goroutine off its M, by trigger "
+        "(p50 solid, p99 dashed)'\nset xlabel 'slice (us)'\nset ylabel 'us'\nset logscale xy\n"
+        "plot 'trigger.dat' using 1:2 with linespoints lc 1 title 'sysmon', '' using 1:3 with "
+        "linespoints lc 1 dt 2 notitle, '' using 1:4 with linespoints lc 2 title 'timer', '' using "
+        "1:5 with linespoints lc 2 dt 2 notitle, '' using 1:6 with linespoints lc 3 title 'perf', "
+        "'' using 1:7 with linespoints lc 3 dt 2 notitle\nunset logscale xy\n";
+  }
   if (ran.count("overhead")) {
     gp +=
         "set output 'overhead.png'\nset title 'CPU-bound slowdown by slice'\nset xlabel 'slice "
@@ -879,7 +968,7 @@ int main(int argc, char** argv) {
       {"floor", floor_experiment},       {"preempt", preempt_experiment},
       {"probe", probe_experiment},       {"fairness", fairness_experiment},
       {"overhead", overhead_experiment}, {"handoff", handoff_experiment},
-      {"micro", micro_experiment}};
+      {"micro", micro_experiment},       {"trigger", trigger_experiment}};
   auto t0 = std::chrono::steady_clock::now();
   std::set<std::string> ran;
   for (const std::string& name : kExperiments) {

@@ -13,8 +13,13 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["quick"] is True and j["failures"] == 0, j.get("failures")
 ex = j["experiments"]
-for name in ["floor", "preempt", "probe", "fairness", "overhead", "handoff", "micro"]:
+for name in ["floor", "preempt", "probe", "fairness", "overhead", "handoff", "micro", "trigger"]:
     assert name in ex, name
+for t in ["sysmon", "timer", "perf"]:
+    for s in ["10ms", "1ms", "100us", "50us"]:
+        r = ex["trigger"][t + "-" + s]
+        assert r["max_us"] >= r["p99_us"] >= r["p50_us"] >= 0, (t, s, r)
+        assert r["sysmon_wakeups_per_s"] >= 0
 for s in ["10ms", "1ms", "100us", "50us"]:
     assert ex["preempt"][s]["p50_us"] > 0
     assert 0.25 <= ex["fairness"]["urgent-" + s]["jain"] <= 1.0
@@ -32,7 +37,7 @@ for run in ["urgent-poll", "urgent-perf", "go"]:
     assert ex["handoff"][run]["p99_us"] >= ex["handoff"][run]["p50_us"] > 0, run
 assert ex["floor"]["activation_p50_us"] > 0
 PY
-for p in probe_cdf handoff_cdf preempt overhead fairness micro; do
+for p in probe_cdf handoff_cdf preempt overhead fairness micro trigger; do
   head -c 8 "$tmp/r/$p.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "$p.png is not a PNG"
 done
 grep -q '^7. micro-benchmarks' "$tmp/table" || fail "no table on stdout"
