@@ -112,6 +112,27 @@ if runs:
             f"{w} " + ", ".join(f"{m} {v['median']:.1f} [{v['min']:.1f}-{v['max']:.1f}]" for m, v in vals.items())
             for w, vals in hm.items()) + ".")
         lines.append("")
+tr = ex.get("trigger", {})
+if tr:
+    lines.append("Who ends the slice (`URGENT_PREEMPT`; `urgent-bench preemptlat` and `overhead` per trigger): "
+                 "the slice's end -> the goroutine off its M, p50 / p99 / max (µs); sysmon's wakeups per second "
+                 "meanwhile; the CPU-bound slowdown (the bare-timer floor's, same `overhead` run):")
+    lines.append("")
+    lines.append("| trigger | " + " | ".join(s.replace("us", " µs").replace("ms", " ms") for s in slices) + " |")
+    lines.append("| --- | --- | --- | --- | --- |")
+    for t in ["sysmon", "timer", "perf"]:
+        cells = []
+        for s in slices:
+            r = tr.get(f"{t}-{s}")
+            if r is None:
+                cells.append("")
+                continue
+            c = f"{f1(r['p50_us'])} / {f1(r['p99_us'])} / {f1(r['max_us'])}; {r['sysmon_wakeups_per_s']:.0f}/s"
+            if r.get("overhead_pct") is not None:
+                c += f"; {r['overhead_pct']:+.1f} % ({r['floor_pct']:+.1f} %)"
+            cells.append(c)
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    lines.append("")
 mi = ex.get("micro", {})
 if mi:
     lines.append("Micro ratios (urgent time / Go time, medians): " +
@@ -121,7 +142,7 @@ lines.append("Cross-checks printed by the lab:")
 lines.append("")
 lines.extend(f"- {c}" for c in j.get("cross_checks", []))
 lines.append("")
-for p in ["probe_cdf", "handoff_cdf", "preempt", "overhead", "fairness", "micro"]:
+for p in ["probe_cdf", "handoff_cdf", "preempt", "overhead", "fairness", "micro", "trigger"]:
     if (dst / f"{p}.png").exists():
         lines.append(f"![{p}](bench/lab/results/{p}.png)")
 

@@ -33,24 +33,6 @@ std::unique_ptr<bpf::Observer> observe_self() {
   return o;
 }
 
-// In a goroutine at GOMAXPROCS=1: one goroutine spins with no calls while this one sleeps
-// 2 ms twenty times, which it can only do when the spinner is preempted.
-void spin_while_sleeping() {
-  std::atomic<bool> stop{false};
-  WaitGroup wg;
-  wg.add(1);
-  go([&] {
-    while (!stop.load(std::memory_order_relaxed)) {
-    }
-    wg.done();
-  });
-  for (int i = 0; i < 20; i++) sleep_for(2ms);
-  stop = true;
-  wg.wait();
-}
-
-// One round of the seed's handoff scenario, in a goroutine at GOMAXPROCS=1: A blocks 20 ms
-// in read(2) on a pipe (its thread id in *reader_tid) while B waits for the P.
 void handoff_round(pid_t* reader_tid = nullptr) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
@@ -174,7 +156,7 @@ TEST(Bpf, SigurgMatchesTheRuntimesSignals) {
   bool async = true, sysmon = true;
   run_with(1, [&] {
     async = async_preemption();
-    spin_while_sleeping();
+    test::spin_while_sleeping();
     SchedStats st = sched_stats();
     signals = test::preempt_signals(st);
     sysmon = test::sysmon_preempts(st);
@@ -292,7 +274,7 @@ TEST(Checker, PreemptionChain) {
   bool async = true;
   bpf::CheckReport r = observed_and_traced(1, "preempt", [&] {
     async = async_preemption();
-    spin_while_sleeping();
+    test::spin_while_sleeping();
   });
   if (!async) GTEST_SKIP() << "async preemption is off";
   ASSERT_FALSE(r.preemptions.empty());

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -96,6 +97,23 @@ struct Pipe {
 // (URGENT_HANDOFF): the suite passes in every handoff mode.
 inline std::uint64_t retakes(const SchedStats& s) {
   return s.handoffs + s.handoffs_activated;
+}
+
+// In a goroutine at GOMAXPROCS=1: one goroutine spins with no calls while this one sleeps
+// 2 ms twenty times, which it can only do when the spinner is preempted.
+inline void spin_while_sleeping() {
+  using namespace std::chrono_literals;
+  std::atomic<bool> stop{false};
+  WaitGroup wg;
+  wg.add(1);
+  go([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+    wg.done();
+  });
+  for (int i = 0; i < 20; i++) sleep_for(2ms);
+  stop = true;
+  wg.wait();
 }
 
 // Preemption signals of a run, whoever decided: sysmon's tgkills, or the Ms' own timer or

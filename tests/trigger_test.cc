@@ -32,37 +32,33 @@ using tracefmt::Ev;
 
 class Trigger : public ::testing::TestWithParam<const char*> {};
 
-// A call-free spinner on the only P; main sleeps 20 times 2 ms and each wakeup needs the
-// spinner preempted. Returns the run's counters.
-SchedStats spinner_and_sleeper(int* wakeups) {
+// A call-free spinner on the only P while main sleeps 2 ms twenty times (each wakeup needs
+// the spinner preempted): the run's counters.
+SchedStats spinner_and_sleeper() {
   SchedStats st;
   test::run_with(1, [&] {
-    std::atomic<bool> stop{false};
-    WaitGroup wg;
-    wg.add(1);
-    go([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-      wg.done();
-    });
-    for (int i = 0; i < 20; i++) {
-      sleep_for(2ms);
-      ++*wakeups;
-    }
-    stop = true;
-    wg.wait();
+    test::spin_while_sleeping();
     st = sched_stats();
   });
   return st;
+}
+
+// In a child: 0 if a run there fell back to sysmon (its stderr in *err).
+int child_falls_back_to_sysmon(std::string* err) {
+  return test::in_child(
+      [] {
+        SchedStats st;
+        test::run_with(1, [&] { st = sched_stats(); });
+        return std::string(st.preempt_trigger) == "sysmon" ? 0 : 10;
+      },
+      err);
 }
 
 TEST_P(Trigger, CallFreeSpinnerDoesNotStarveASleeperAtOneP) {
   URGENT_REQUIRE_ASYNC_PREEMPTION();
   test::ScopedEnv trigger("URGENT_PREEMPT", GetParam());
   test::ScopedEnv slice("URGENT_TIMESLICE", "1ms");
-  int wakeups = 0;
-  SchedStats st = spinner_and_sleeper(&wakeups);
-  EXPECT_EQ(wakeups, 20);
+  SchedStats st = spinner_and_sleeper();  // (it returns: the sleeper was not starved)
   EXPECT_STREQ(st.preempt_trigger, GetParam());
   EXPECT_GT(st.preempt_async, 0u);
   EXPECT_GT(st.trigger_fires, 0u);
@@ -189,13 +185,7 @@ TEST(TriggerFallback, AsyncPreemptionOffSaysSoAndSysmonPreempts) {
   test::ScopedEnv trigger("URGENT_PREEMPT", "timer");
   test::ScopedEnv godebug("GODEBUG", "asyncpreemptoff=1");
   std::string err;
-  int status = test::in_child(
-      [] {
-        SchedStats st;
-        test::run_with(1, [&] { st = sched_stats(); });
-        return std::string(st.preempt_trigger) == "sysmon" ? 0 : 10;
-      },
-      &err);
+  int status = child_falls_back_to_sysmon(&err);
   EXPECT_EQ(status, 0) << err;
   std::string line = "urgent: URGENT_PREEMPT=timer unavailable: asynchronous preemption is off";
   ASSERT_NE(err.find(line), std::string::npos) << err;
@@ -211,9 +201,7 @@ TEST(TriggerFallback, PerfForbiddenBySeccompSaysSoAndSysmonPreempts) {
   int status = test::in_child(
       [] {
         if (int e = test::forbid_perf_event_open(); e != 0) return e;
-        int wakeups = 0;
-        SchedStats st = spinner_and_sleeper(&wakeups);
-        if (wakeups != 20) return 10;
+        SchedStats st = spinner_and_sleeper();
         if (std::string(st.preempt_trigger) != "sysmon") return 11;
         return st.preempt_signals > 0 ? 0 : 12;  // sysmon's tgkills did it
       },
@@ -238,13 +226,7 @@ TEST(TriggerFallback, PerfSliceAboveTheSampleRateLimitIsRefused) {
   test::ScopedEnv trigger("URGENT_PREEMPT", "perf");
   test::ScopedEnv slice("URGENT_TIMESLICE", "10us");
   std::string err;
-  int status = test::in_child(
-      [] {
-        SchedStats st;
-        test::run_with(1, [&] { st = sched_stats(); });
-        return std::string(st.preempt_trigger) == "sysmon" ? 0 : 10;
-      },
-      &err);
+  int status = child_falls_back_to_sysmon(&err);
   EXPECT_EQ(status, 0) << err;
   EXPECT_NE(err.find("above kernel.perf_event_max_sample_rate"), std::string::npos) << err;
 }
@@ -252,13 +234,7 @@ TEST(TriggerFallback, PerfSliceAboveTheSampleRateLimitIsRefused) {
 TEST(TriggerConfig, BadValueWarnsAndUsesSysmon) {
   test::ScopedEnv trigger("URGENT_PREEMPT", "hrtimer");
   std::string err;
-  int status = test::in_child(
-      [] {
-        SchedStats st;
-        test::run_with(1, [&] { st = sched_stats(); });
-        return std::string(st.preempt_trigger) == "sysmon" ? 0 : 10;
-      },
-      &err);
+  int status = child_falls_back_to_sysmon(&err);
   EXPECT_EQ(status, 0) << err;
   EXPECT_NE(err.find("urgent: ignoring URGENT_PREEMPT=\"hrtimer\": not sysmon, timer or perf; "
                      "using sysmon"),
