@@ -79,6 +79,14 @@
 //          counting its iterations; prints each one's share of all of them, in creation
 //          order: `fairness shares <s1> <s2> <s3> <s4>` (sum 1; urgent-lab computes Jain's
 //          index). Time slice: URGENT_TIMESLICE.
+//   sharedcpu (n = 50): a report: the slices two call-free goroutines get at GOMAXPROCS=1
+//          while a CPU-bound thread outside urgent shares their CPU (the runtime's threads
+//          and that thread pinned to one CPU). Each goroutine notes, when it starts running
+//          (the other one was preempted), the thread's CPU time and the wall time since the
+//          other one started: n samples, each one slice (and a switch):
+//          `sharedcpu URGENT_PREEMPT=<t> slice <s>: on-CPU p50 <ms> ms, wall p50 <ms> ms`.
+//          sysmon and timer end slices by wall time (the goroutine gets about half of it on
+//          the CPU), perf by on-CPU time (it gets the whole slice on the CPU).
 //   overhead (n = 100): a report: the cost of preemption for CPU-bound goroutines. Four
 //          goroutines each do n million steps of an LCG without any call, at GOMAXPROCS=2;
 //          wall time with GODEBUG=asyncpreemptoff=1 (nothing preempts them) and at time
@@ -769,6 +777,75 @@ double timerSignalMs(long steps, std::int64_t period_ns) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// sharedcpu: the slices two goroutines get while a CPU-bound thread outside urgent shares
+// their CPU; see the top of this file.
+std::string sharedcpuReport(long n) {
+  EnvOverride procs("GOMAXPROCS", "1");
+  cpu_set_t old, one;
+  if (sched_getaffinity(0, sizeof old, &old) != 0) throw std::runtime_error("sched_getaffinity");
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (CPU_ISSET(c, &old)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  // The runtime's threads inherit the affinity of the thread that creates them.
+  if (sched_setaffinity(0, sizeof one, &one) != 0) throw std::runtime_error("sched_setaffinity");
+  std::atomic<bool> stop{false};
+  std::thread hog([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  auto cpu_ns = [] {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+  };
+  std::vector<double> on_cpu, wall;  // per slice, ms
+  std::string trigger;
+  urgent::run([&] {
+    trigger = urgent::sched_stats().preempt_trigger;
+    std::atomic<int> turn{-1};
+    std::atomic<bool> done{false};
+    urgent::WaitGroup wg;
+    wg.add(2);
+    std::int64_t c0 = 0, w0 = 0;  // the last slice's start (one P: one goroutine at a time)
+    for (int me = 0; me < 2; me++) {
+      urgent::go([&, me] {
+        while (!done.load(std::memory_order_relaxed)) {
+          if (turn.load(std::memory_order_relaxed) == me) continue;
+          // A new slice of mine: the other goroutine's, which began at (c0, w0), ended.
+          turn.store(me, std::memory_order_relaxed);
+          std::int64_t c = cpu_ns(), w = nanotime();
+          if (c0 != 0 && on_cpu.size() < static_cast<std::size_t>(n)) {
+            on_cpu.push_back(static_cast<double>(c - c0) / 1e6);
+            wall.push_back(static_cast<double>(w - w0) / 1e6);
+          }
+          c0 = c;
+          w0 = w;
+          if (on_cpu.size() >= static_cast<std::size_t>(n)) done = true;
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  stop = true;
+  hog.join();
+  sched_setaffinity(0, sizeof old, &old);
+  std::sort(on_cpu.begin(), on_cpu.end());
+  std::sort(wall.begin(), wall.end());
+  if (on_cpu.empty()) throw std::runtime_error("sharedcpu: no slice ended");
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "sharedcpu URGENT_PREEMPT=%s slice %s: on-CPU p50 %.3f ms, wall p50 %.3f ms "
+                "(%zu slices; a CPU-bound thread shares the CPU)",
+                trigger.c_str(), std::getenv("URGENT_TIMESLICE") ? std::getenv("URGENT_TIMESLICE") : "10ms",
+                percentile(on_cpu, 50), percentile(wall, 50), on_cpu.size());
+  return line;
+}
+
 std::string fairnessReport(long n) {
   EnvOverride procs("GOMAXPROCS", "2");
   constexpr int kSpinners = 4;
@@ -979,6 +1056,8 @@ const std::map<std::string, Workload> kWorkloads = {
     {"overhead", {.default_n = 100, .unit = nullptr, .run = nullptr, .standalone = overheadReport}},
     {"fairness",
      {.default_n = 1000, .unit = nullptr, .run = nullptr, .standalone = fairnessReport}},
+    {"sharedcpu",
+     {.default_n = 50, .unit = nullptr, .run = nullptr, .standalone = sharedcpuReport}},
 };
 
 [[noreturn]] void usage(const char* problem) {

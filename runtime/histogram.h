@@ -2,6 +2,7 @@
 // latency), summarized as urgent::LatencyStats.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -37,7 +38,8 @@ class LatencyHistogram {
       std::uint64_t seen = 0;
       for (int i = 0; i < kBuckets; i++) {
         seen += counts[i];
-        if (seen > rank) return std::chrono::nanoseconds(midpoint(i));
+        // (A bucket's midpoint may lie above the largest sample in it: never above max.)
+        if (seen > rank) return std::min(std::chrono::nanoseconds(midpoint(i)), s.max);
       }
       return s.max;
     };

@@ -55,10 +55,19 @@ if probe:
     lines.append(row("probe lateness p50 / p99 (µs)",
                      [f"{f1(probe['urgent-' + s]['p50_us'])} / {f1(probe['urgent-' + s]['p99_us'])}" for s in slices],
                      f"{f1(g['p50_us'])} / {f1(g['p99_us'])}" if g else ""))
+    for t in ["timer", "perf"]:
+        if all(f"urgent-{t}-{s}" in probe for s in slices):
+            lines.append(row(f"... with `URGENT_PREEMPT={t}`",
+                             [f"{f1(probe[f'urgent-{t}-{s}']['p50_us'])} / {f1(probe[f'urgent-{t}-{s}']['p99_us'])}"
+                              for s in slices]))
 if fair:
     g = fair.get("go-10ms")
     lines.append(row("fairness: Jain's index", [f"{fair['urgent-' + s]['jain']:.3f}" for s in slices],
                      f"{g['jain']:.3f}" if g else ""))
+    for t in ["timer", "perf"]:
+        if all(f"urgent-{t}-{s}" in fair for s in slices):
+            lines.append(row(f"... with `URGENT_PREEMPT={t}`",
+                             [f"{fair[f'urgent-{t}-{s}']['jain']:.3f}" for s in slices]))
 if over:
     lines.append(row("CPU-bound slowdown (the floor's)",
                      [f"{over[s]['urgent_pct']:+.1f} % ({over[s]['floor_pct']:+.1f} %)" for s in slices]))
@@ -133,6 +142,13 @@ if tr:
             cells.append(c)
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     lines.append("")
+    sh = tr.get("sharedcpu", {})
+    if sh:
+        lines.append("Sharing its CPU with a CPU-bound thread outside urgent (`urgent-bench sharedcpu`, "
+                     "10 ms slice), a goroutine's slice, p50: " + "; ".join(
+                         f"{t} {v['on_cpu_p50_ms']:.2f} ms on the CPU in {v['wall_p50_ms']:.2f} ms of wall time"
+                         for t, v in sh.items()) + ".")
+        lines.append("")
 mi = ex.get("micro", {})
 if mi:
     lines.append("Micro ratios (urgent time / Go time, medians): " +
@@ -142,7 +158,7 @@ lines.append("Cross-checks printed by the lab:")
 lines.append("")
 lines.extend(f"- {c}" for c in j.get("cross_checks", []))
 lines.append("")
-for p in ["probe_cdf", "handoff_cdf", "preempt", "overhead", "fairness", "micro", "trigger"]:
+for p in ["probe_cdf", "probe_trigger", "handoff_cdf", "preempt", "overhead", "fairness", "micro", "trigger"]:
     if (dst / f"{p}.png").exists():
         lines.append(f"![{p}](bench/lab/results/{p}.png)")
 

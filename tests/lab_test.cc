@@ -80,6 +80,24 @@ TEST(LabParse, Reports) {
   EXPECT_EQ(o->by_slice.at("100us").first, 581.3);
   EXPECT_EQ(o->by_slice.at("100us").second, 411.3);
   EXPECT_FALSE(parse_overhead("nothing\n"));
+  auto r = parse_overrun(
+      "ratio p50 1.047\n"
+      "overrun p50 1.5 us p99 29.2 us max 68.3 us (URGENT_PREEMPT=timer; slice end -> off its M, "
+      "300 preemptions; sysmon 378 wakeups/s)\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->p50, 1.5);
+  EXPECT_EQ(r->max, 68.3);
+  EXPECT_EQ(r->trigger, "timer");
+  EXPECT_EQ(r->sysmon_per_s, 378);
+  EXPECT_FALSE(parse_overrun("overrun p50 1.5 us p99 29.2 us max 68.3 us (no trigger)\n"));
+  auto c = parse_sharedcpu(
+      "sharedcpu URGENT_PREEMPT=perf slice 10ms: on-CPU p50 9.984 ms, wall p50 21.515 ms (30 "
+      "slices; a CPU-bound thread shares the CPU)\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->trigger, "perf");
+  EXPECT_EQ(c->on_cpu_ms, 9.984);
+  EXPECT_EQ(c->wall_ms, 21.515);
+  EXPECT_FALSE(parse_sharedcpu("sharedcpu URGENT_PREEMPT=perf slice 10ms: on-CPU p50 x\n"));
 }
 
 TEST(LabParse, JsonNumbers) {

@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include "cmd/urgent-trace/analysis.h"
 #include "cmd/urgent-trace/reader.h"
 #include "test_util.h"
 #include "trace_format.h"
@@ -109,6 +110,12 @@ TEST(TriggerTimer, TimersOfDifferentMsAreNeverArmedForTheSameInstant) {
         << "M" << e.m << " and M" << it->second << " armed for " << e.args[3];
   }
   EXPECT_GT(fires, 100u);
+  // urgent-trace summary's preemption latency by trigger: the timers decided them all.
+  tracetool::Summary s = tracetool::summarize(t);
+  EXPECT_GT(s.preempt_ns[static_cast<int>(tracefmt::TriggerKind::kTimer)].size(), 0u);
+  EXPECT_TRUE(s.preempt_ns[static_cast<int>(tracefmt::TriggerKind::kSysmon)].empty());
+  EXPECT_NE(tracetool::summary_text(t, s, 5).find("decision -> off its M, decided by timer: n="),
+            std::string::npos);
   ASSERT_GE(residues.size(), 2u) << "both Ms' timers fired";
   std::set<std::uint64_t> seen;
   for (const auto& [m, r] : residues) {

@@ -105,6 +105,19 @@ std::optional<Overrun> parse_overrun(const std::string& out) {
   return std::nullopt;
 }
 
+std::optional<SharedCpu> parse_sharedcpu(const std::string& out) {
+  for (const std::string& l : lines_starting(out, "sharedcpu ")) {
+    SharedCpu r;
+    char trigger[32], slice[32];
+    if (std::sscanf(l.c_str(), "sharedcpu URGENT_PREEMPT=%31[a-z] slice %31[^:]: on-CPU p50 %lf ms, wall p50 %lf ms",
+                    trigger, slice, &r.on_cpu_ms, &r.wall_ms) == 4) {
+      r.trigger = trigger;
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::vector<double>> parse_fairness(const std::string& out) {
   for (const std::string& l : lines_starting(out, "fairness shares")) {
     std::istringstream in(l.substr(std::strlen("fairness shares")));

@@ -45,6 +45,13 @@ struct Overrun {
 };
 std::optional<Overrun> parse_overrun(const std::string& out);
 
+// `sharedcpu URGENT_PREEMPT=<t> slice <s>: on-CPU p50 <ms> ms, wall p50 <ms> ms (...)`.
+struct SharedCpu {
+  std::string trigger;
+  double on_cpu_ms = 0, wall_ms = 0;  // one slice's, p50
+};
+std::optional<SharedCpu> parse_sharedcpu(const std::string& out);
+
 // `fairness shares <s1> <s2> ...`.
 std::optional<std::vector<double>> parse_fairness(const std::string& out);
 

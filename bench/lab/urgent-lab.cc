@@ -9,10 +9,10 @@
 //   preempt   preemption latency, decision -> goroutine off its M, at 10 ms, 1 ms, 100 µs
 //             and 50 µs slices (urgent-bench preemptlat); as root, the eBPF breakdown
 //             (urgent-scope's checker) and its disagreement with the runtime's clock
-//   probe     a sleeper's lateness while a goroutine spins with no calls, by slice, next to
-//             Go's (10 ms, fixed); latency CDFs
+//   probe     a sleeper's lateness while a goroutine spins with no calls, by slice and
+//             trigger (URGENT_PREEMPT), next to Go's (10 ms, fixed); latency CDFs
 //   fairness  4 goroutines spinning on 2 Ps: each one's CPU share and Jain's index, by
-//             slice, next to Go
+//             slice and trigger, next to Go
 //   overhead  CPU-bound throughput by slice relative to preemption off, with the
 //             machine's floor (a bare timer signal per slice)
 //   handoff   P handoff from a goroutine blocked in read(2): delays; as root the checker's
@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -359,6 +360,29 @@ void trigger_experiment(Lab& lab) {
       first = false;
     }
   }
+  // The slices a goroutine gets when a CPU-bound thread outside urgent shares its CPU.
+  lab.row("  sharing the CPU with a CPU-bound thread (urgent-bench sharedcpu, 10 ms slice): a slice's");
+  std::string shared = std::string(first ? "" : ",") + "\"sharedcpu\":{";
+  bool first_shared = true;
+  for (const std::string& t : triggers) {
+    lab.progress("trigger: " + t + " sharedcpu");
+    std::string out;
+    auto c = lab.run("URGENT_PREEMPT=" + t + " URGENT_TIMESLICE=10ms " + lab.tool("urgent-bench") +
+                         " sharedcpu " + std::to_string(lab.quick ? 10 : 40),
+                     &out)
+                 ? parse_sharedcpu(out)
+                 : std::nullopt;
+    if (!c || c->trigger != t) {
+      lab.fail("sharedcpu with URGENT_PREEMPT=" + t);
+      continue;
+    }
+    lab.row("    " + t + ": on the CPU p50 " + fmt("%.2f", c->on_cpu_ms) + " ms, wall time p50 " +
+            fmt("%.2f", c->wall_ms) + " ms");
+    shared += std::string(first_shared ? "" : ",") + "\"" + t + "\":{\"on_cpu_p50_ms\":" +
+              num(c->on_cpu_ms) + ",\"wall_p50_ms\":" + num(c->wall_ms) + "}";
+    first_shared = false;
+  }
+  json += shared + "}";
   for (const std::string& s : kSlices) {
     dat += num(slice_us(s));
     for (const std::string& t : triggers) {
@@ -386,7 +410,8 @@ void probe_experiment(Lab& lab) {
   lab.row("  runtime      slice       p50 us     p99 us     max us");
   std::string json = "\"probe\":{";
   bool first = true;
-  auto one = [&](const std::string& label, const std::string& slice, const std::string& cmd) {
+  auto one = [&](const std::string& label, const std::string& slice,
+                 const std::string& cmd) -> double {
     lab.progress("probe: " + label + " " + slice);
     std::string samples = lab.out + "/probe-" + label + "-" + slice + ".dat";
     std::string trace = lab.out + "/logs/probe-" + slice + ".trace";
@@ -400,7 +425,7 @@ void probe_experiment(Lab& lab) {
       v = *parsed;
     } else {
       lab.fail("probe " + label + " " + slice);
-      return;
+      return NAN;
     }
     const Probe* p = &v;
     char b[160];
@@ -438,11 +463,27 @@ void probe_experiment(Lab& lab) {
             "\":{\"p50_us\":" + num(p->p50) + ",\"p99_us\":" + num(p->p99) +
             ",\"max_us\":" + num(p->max) + check + "}";
     first = false;
+    return p->p50;
   };
-  for (const std::string& s : kSlices)
-    one("urgent", s, "URGENT_TIMESLICE=" + s + " " + lab.tool("urgent-bench"));
-  one("go", "10ms", lab.tool("urgent-bench-go"));
+  // urgent with each trigger (URGENT_PREEMPT; "urgent" is sysmon's, Go's way), then Go.
+  std::string dat = "# slice_us sysmon_p50_us timer_p50_us perf_p50_us\n";
+  std::map<std::string, std::map<std::string, double>> p50;  // slice -> trigger -> p50
+  for (const char* t : {"sysmon", "timer", "perf"}) {
+    std::string label = t == std::string("sysmon") ? "urgent" : std::string("urgent-") + t;
+    for (const std::string& s : kSlices) {
+      p50[s][t] = one(label, s,
+                      "URGENT_PREEMPT=" + std::string(t) + " URGENT_TIMESLICE=" + s + " " +
+                          lab.tool("urgent-bench"));
+    }
+  }
+  for (const std::string& s : kSlices) {
+    dat += num(slice_us(s)) + " " + num(p50[s]["sysmon"]) + " " + num(p50[s]["timer"]) + " " +
+           num(p50[s]["perf"]) + "\n";
+  }
+  double go = one("go", "10ms", lab.tool("urgent-bench-go"));
   lab.json.push_back(json + "}");
+  lab.write("probe-trigger.dat", dat);
+  lab.write("probe-go.dat", "# p50_us\n" + num(go) + "\n");
 }
 
 void fairness_experiment(Lab& lab) {
@@ -478,10 +519,20 @@ void fairness_experiment(Lab& lab) {
     first = false;
     return j;
   };
-  for (const std::string& s : kSlices) {
-    if (auto j = one("urgent", s, "URGENT_TIMESLICE=" + s + " " + lab.tool("urgent-bench"))) {
-      dat += num(slice_us(s)) + " " + num(*j) + "\n";
+  std::map<std::string, std::map<std::string, double>> by;  // slice -> trigger -> Jain
+  for (const char* t : {"sysmon", "timer", "perf"}) {
+    std::string label = t == std::string("sysmon") ? "urgent" : std::string("urgent-") + t;
+    for (const std::string& s : kSlices) {
+      auto j = one(label, s,
+                   "URGENT_PREEMPT=" + std::string(t) + " URGENT_TIMESLICE=" + s + " " +
+                       lab.tool("urgent-bench"));
+      by[s][t] = j ? *j : NAN;
     }
+  }
+  dat = "# slice_us sysmon_jain timer_jain perf_jain\n";
+  for (const std::string& s : kSlices) {
+    dat += num(slice_us(s)) + " " + num(by[s]["sysmon"]) + " " + num(by[s]["timer"]) + " " +
+           num(by[s]["perf"]) + "\n";
   }
   if (auto j = one("go", "10ms", lab.tool("urgent-bench-go"))) go_jain = *j;
   lab.json.push_back(json + "}");
@@ -823,6 +874,14 @@ void plots(Lab& lab, const std::set<std::string>& ran) {
     gp += ", 'probe-go-10ms.dat' using 1:($0+1)/" + std::to_string(probe_samples(lab)) +
           " with lines dt 2 title 'Go 10ms'\nunset logscale x\n";
   }
+  if (ran.count("probe")) {
+    gp +=
+        "set output 'probe_trigger.png'\nset title 'probe lateness p50 by slice and trigger'\n"
+        "set xlabel 'slice (us)'\nset ylabel 'us'\nset logscale xy\ngo = system(\"tail -1 "
+        "probe-go.dat\")\nplot 'probe-trigger.dat' using 1:2 with linespoints title 'sysmon', '' "
+        "using 1:3 with linespoints title 'timer', '' using 1:4 with linespoints title 'perf', "
+        "go+0 with lines dt 2 title 'Go (10 ms)'\nunset logscale xy\n";
+  }
   if (ran.count("handoff")) {
     gp +=
         "set output 'handoff_cdf.png'\nset title 'syscall handoff: call -> next goroutine, "
@@ -869,8 +928,9 @@ void plots(Lab& lab, const std::set<std::string>& ran) {
         "(us)'\n"
         "set ylabel 'Jain index'\nset yrange [0:1.05]\nset logscale x\ngo = system(\"tail -1 "
         "fairness-go.dat\")\n"
-        "plot 'fairness.dat' using 1:2 with linespoints title 'urgent', go+0 with lines dt 2 title "
-        "'Go (10 ms)'\n"
+        "plot 'fairness.dat' using 1:2 with linespoints title 'urgent (sysmon)', '' using 1:3 with "
+        "linespoints title 'urgent (timer)', '' using 1:4 with linespoints title 'urgent (perf)', "
+        "go+0 with lines dt 2 title 'Go (10 ms)'\n"
         "unset logscale x\nset autoscale y\n";
   }
   if (ran.count("micro")) {

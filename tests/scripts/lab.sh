@@ -20,9 +20,12 @@ for t in ["sysmon", "timer", "perf"]:
         r = ex["trigger"][t + "-" + s]
         assert r["max_us"] >= r["p99_us"] >= r["p50_us"] >= 0, (t, s, r)
         assert r["sysmon_wakeups_per_s"] >= 0
+    assert ex["trigger"]["sharedcpu"][t]["wall_p50_ms"] >= ex["trigger"]["sharedcpu"][t]["on_cpu_p50_ms"] > 0, t
 for s in ["10ms", "1ms", "100us", "50us"]:
     assert ex["preempt"][s]["p50_us"] > 0
-    assert 0.25 <= ex["fairness"]["urgent-" + s]["jain"] <= 1.0
+    for run in ["urgent", "urgent-timer", "urgent-perf"]:
+        assert 0.25 <= ex["fairness"][run + "-" + s]["jain"] <= 1.0, run
+        assert ex["probe"][run + "-" + s]["p99_us"] >= ex["probe"][run + "-" + s]["p50_us"] > 0, run
 assert ex["probe"]["go-10ms"]["p50_us"] > 0
 assert ex["micro"]["pingpong"]["ratio"] > 0
 if j["root"]:
@@ -37,7 +40,7 @@ for run in ["urgent-poll", "urgent-perf", "go"]:
     assert ex["handoff"][run]["p99_us"] >= ex["handoff"][run]["p50_us"] > 0, run
 assert ex["floor"]["activation_p50_us"] > 0
 PY
-for p in probe_cdf handoff_cdf preempt overhead fairness micro trigger; do
+for p in probe_cdf probe_trigger handoff_cdf preempt overhead fairness micro trigger; do
   head -c 8 "$tmp/r/$p.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "$p.png is not a PNG"
 done
 grep -q '^7. micro-benchmarks' "$tmp/table" || fail "no table on stdout"

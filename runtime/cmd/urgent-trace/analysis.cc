@@ -94,12 +94,23 @@ Summary summarize(const Trace& t) {
   s.duration_ns = t_end - t.events.front().ns;
   std::map<std::uint64_t, GTrack> track;
   std::map<std::uint64_t, std::int64_t> runnable_since, syscall_since;
+  struct Decision {
+    std::int64_t ns;
+    std::uint64_t g;
+    int trigger;
+  };
+  std::map<std::int64_t, Decision> decided;  // by thread: its last preemption decision
   for (const Event& e : t.events) {
     s.events_by_type[static_cast<int>(e.type)]++;
     if (e.m >= 0) s.threads[e.m] = e.tid;
     switch (e.type) {
       case Ev::kGoStart: s.ps[static_cast<std::int64_t>(e.args[1])]++; break;
       case Ev::kGoPreempt: {
+        if (auto it = decided.find(e.tid);
+            e.args[1] == 0 && it != decided.end() && it->second.g == e.args[0]) {
+          s.preempt_ns[it->second.trigger].push_back(e.ns - it->second.ns);
+          decided.erase(it);
+        }
         GoroutineTimes& g = s.goroutines[e.args[0]];
         (e.args[1] == 0   ? g.preempt_async
          : e.args[1] == 1 ? g.preempt_cooperative
@@ -114,7 +125,15 @@ Summary summarize(const Trace& t) {
         s.syscalls_handed_off++;
         track[e.args[0]].handed_off = true;
         break;
-      case Ev::kPreemptSignal: s.signals++; break;
+      case Ev::kPreemptSignal:
+        s.signals++;
+        decided[static_cast<std::int64_t>(e.args[0])] = {e.ns, e.args[1], 0};
+        break;
+      case Ev::kPreemptTrigger:
+        if (e.args[2] == static_cast<std::uint64_t>(tracefmt::TriggerOutcome::kDue) && e.args[1] < 3) {
+          decided[e.tid] = {e.ns, e.args[0], static_cast<int>(e.args[1])};
+        }
+        break;
       case Ev::kPreemptHandler:
         if (e.args[1] < tracefmt::kVerdictCount) s.verdicts[e.args[1]]++;
         break;
@@ -166,7 +185,8 @@ Summary summarize(const Trace& t) {
     s.total.preempt_after_deferred += g.preempt_after_deferred;
     s.total.yields += g.yields;
   }
-  for (auto* v : {&s.sched_latency_ns, &s.syscall_ns, &s.handed_off_ns})
+  for (auto* v : {&s.sched_latency_ns, &s.syscall_ns, &s.handed_off_ns, &s.preempt_ns[0],
+                  &s.preempt_ns[1], &s.preempt_ns[2]})
     std::sort(v->begin(), v->end());
   return s;
 }
@@ -224,6 +244,11 @@ std::string summary_text(const Trace& t, const Summary& s, int top) {
                 static_cast<unsigned long long>(s.steals),
                 static_cast<unsigned long long>(s.stolen));
   o += b;
+  for (int i = 0; i < 3; i++) {
+    if (s.preempt_ns[i].empty()) continue;
+    o += std::string("  decision -> off its M, decided by ") + tracefmt::kTriggerNames[i] + ": " +
+         dist_text(s.preempt_ns[i]) + "\n";
+  }
   std::snprintf(
       b, sizeof b,
       "\ntime in each state, all goroutines: running %s, runnable %s, waiting %s, syscall %s\n",
@@ -302,6 +327,11 @@ std::string summary_json(const Trace& t, const Summary& s) {
   for (int i = 0; i < tracefmt::kVerdictCount; i++) {
     o += std::string(i ? "," : "") + "\"" + tracefmt::kVerdictNames[i] +
          "\":" + std::to_string(s.verdicts[i]);
+  }
+  o += "},\"by_trigger\":{";
+  for (int i = 0; i < 3; i++) {
+    o += std::string(i ? "," : "");
+    json_dist(&o, tracefmt::kTriggerNames[i], s.preempt_ns[i]);
   }
   std::snprintf(b, sizeof b,
                 "}},\"steals\":%llu,\"stolen\":%llu,\"state_ns\":{\"running\":%lld,\"runnable\":"

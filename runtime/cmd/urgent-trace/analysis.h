@@ -29,6 +29,10 @@ struct Summary {
   std::vector<std::int64_t> handed_off_ns;     // their durations, sorted
   std::uint64_t verdicts[tracefmt::kVerdictCount] = {};  // PreemptHandler by verdict
   std::uint64_t signals = 0;
+  // Async preemptions by who decided (tracefmt::TriggerKind): the last decision (sysmon's
+  // PreemptSignal, or the M's own PreemptTrigger "due") -> the goroutine's GoPreempt on
+  // that thread, sorted.
+  std::vector<std::int64_t> preempt_ns[3];
   std::uint64_t steals = 0, stolen = 0;
   std::map<std::uint64_t, GoroutineTimes> goroutines;  // by goid
   GoroutineTimes total;
