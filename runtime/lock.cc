@@ -116,7 +116,11 @@ void SpinBackoff::wait() {
     sched_yield();
   } else {
     timespec nap{0, kNapNs};  // the awaited thread is probably off the CPU: let it run
+    // (A signal handler ends the nap with EINTR: the errno of the goroutine whose way to
+    // the switch this may be must not change. The SIGURG storm of URGENT_PREEMPT=timer hit it.)
+    int saved = errno;
     nanosleep(&nap, nullptr);
+    errno = saved;
   }
   round_++;
 }

@@ -4,13 +4,19 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "panic.h"
 #include "proc.h"
 #include "usdt.h"
 
 namespace urgent::rt {
 
-void (*runqgrab_courtesy_wait)() = [] { usleep(3); };
+void (*runqgrab_courtesy_wait)() = [] {
+  int saved = errno;  // (EINTR from a signal handler: not the goroutine's errno)
+  usleep(3);
+  errno = saved;
+};
 
 namespace {
 
