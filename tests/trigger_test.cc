@@ -184,8 +184,9 @@ TEST(TriggerPerf, SlicesAreOnCpuTime) {
                         (after.trigger_retries - before.trigger_retries);
   EXPECT_GT(fires, 0u);
   ASSERT_LT(runtime_cpu, 0.8 * wall) << "the hog got no CPU: nothing to tell apart";
-  // One overflow per 1 ms of an M's on-CPU time (one period more per M at most).
-  EXPECT_LE(static_cast<double>(fires), runtime_cpu + after.threads)
+  // One overflow per 1 ms of an M's on-CPU time (one period more per M at most, and 10 %
+  // for the two clocks, read at different moments; a wall-clock trigger would be near 2x).
+  EXPECT_LE(static_cast<double>(fires), 1.1 * runtime_cpu + after.threads)
       << fires << " overflows in " << runtime_cpu << " ms of CPU, " << wall << " ms of wall time";
 }
 
