@@ -136,13 +136,20 @@ TEST(Syscall, ShortCallsCreateNoThreadsAndNoHandoffs) {
   });
   EXPECT_EQ(pid, ::getpid());
   EXPECT_EQ(after.syscalls - before.syscalls, kCalls);
-  EXPECT_EQ(after.syscall_exit_fast - before.syscall_exit_fast, kCalls);
-  // (With URGENT_HANDOFF=perf|bpf sysmon starts one spare M, perhaps during the loop.)
-  EXPECT_LE(after.threads_created,
-            before.threads_created + (std::string(after.handoff) == "poll" ? 0 : 1));
-  EXPECT_EQ(test::retakes(after), test::retakes(before));
+  // No spare M ever takes the P of a call that did not sleep. sysmon's 10 ms backstop may
+  // take it from a call whose thread the kernel kept off the CPU that long (Go's rule;
+  // seen under the 50 µs storm with URGENT_HANDOFF=perf, a few times in a million calls):
+  // each such call returns without its P, nothing else does.
+  std::uint64_t backstop = after.handoffs - before.handoffs;
+  EXPECT_EQ(after.handoffs_activated - before.handoffs_activated, 0u);
+  EXPECT_LE(backstop, kCalls / 50'000);
+  EXPECT_EQ(after.syscall_exit_fast - before.syscall_exit_fast, kCalls - backstop);
   EXPECT_EQ(after.syscall_exit_idle_p + after.syscall_exit_slow,
-            before.syscall_exit_idle_p + before.syscall_exit_slow);
+            before.syscall_exit_idle_p + before.syscall_exit_slow + backstop);
+  // (With URGENT_HANDOFF=perf|bpf sysmon starts one spare M, perhaps during the loop; a
+  // backstop handoff may start an M too.)
+  EXPECT_LE(after.threads_created, before.threads_created +
+                                       (std::string(after.handoff) == "poll" ? 0 : 1) + backstop);
 }
 
 // Its P was retaken (after the 10 ms grace: the other P is idle) and every P is idle when
