@@ -195,21 +195,8 @@ int open_event(void** ring_out) {
   attr.exclude_hv = 1;
   attr.watermark = 1;
   attr.wakeup_watermark = 1;  // every record wakes: the fd's signal
-  int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd < 0) return -1;
-  const std::size_t page = 4096;
-  void* ring = mmap(nullptr, (1 + kRingDataPages) * page, PROT_READ, MAP_SHARED, fd, 0);
-  f_owner_ex owner{F_OWNER_PID, getpid()};
-  if (ring == MAP_FAILED || fcntl(fd, F_SETSIG, kActivationSignal) != 0 ||
-      fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETFL, O_ASYNC) != 0) {
-    int e = errno;
-    if (ring != MAP_FAILED) munmap(ring, (1 + kRingDataPages) * page);
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  *ring_out = ring;
-  return fd;
+  return open_signalled_event(&attr, (1 + kRingDataPages) * 4096, kActivationSignal,
+                              f_owner_ex{F_OWNER_PID, getpid()}, ring_out);
 }
 
 void close_event(int* fd, void** ring) {
@@ -230,11 +217,7 @@ bool available(HandoffMode requested, std::string* why) {
     void* ring = nullptr;
     int fd = open_event(&ring);
     if (fd < 0) {
-      int e = errno;
-      *why = std::string("perf_event_open(PERF_COUNT_SW_CONTEXT_SWITCHES): ") + std::strerror(e);
-      if (e == EACCES || e == EPERM) {
-        *why += " (needs perf_event_paranoid <= 2; seccomp may forbid it)";
-      }
+      *why = perf_open_error("PERF_COUNT_SW_CONTEXT_SWITCHES", errno);
       return false;
     }
     close_event(&fd, &ring);

@@ -4,12 +4,45 @@
 // with PERF_SAMPLE_TIME) write them. Async-signal-safe: plain loads from the mapping.
 #pragma once
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/perf_event.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace urgent::rt {
+
+// Opens attr's event on the calling thread with a read-only ring of ring_bytes (the
+// metadata page included), each wakeup raising signal sig for owner (O_ASYNC, F_SETSIG,
+// F_SETOWN_EX). Returns the fd, the ring in *ring; -1 with errno, nothing left open.
+inline int open_signalled_event(perf_event_attr* attr, std::size_t ring_bytes, int sig,
+                                f_owner_ex owner, void** ring) {
+  int fd = static_cast<int>(syscall(SYS_perf_event_open, attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) return -1;
+  void* r = mmap(nullptr, ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
+  if (r == MAP_FAILED || fcntl(fd, F_SETSIG, sig) != 0 || fcntl(fd, F_SETOWN_EX, &owner) != 0 ||
+      fcntl(fd, F_SETFL, O_ASYNC) != 0) {
+    int e = errno;
+    if (r != MAP_FAILED) munmap(r, ring_bytes);
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  *ring = r;
+  return fd;
+}
+
+// Why `event` (e.g. "PERF_COUNT_SW_TASK_CLOCK") could not be opened, from its errno.
+inline std::string perf_open_error(const char* event, int e) {
+  std::string why = std::string("perf_event_open(") + event + "): " + std::strerror(e);
+  if (e == EACCES || e == EPERM) why += " (needs perf_event_paranoid <= 2; seccomp may forbid it)";
+  return why;
+}
 
 // A record whose only field is its time (PERF_SAMPLE_TIME, or sample_id_all with it).
 struct TimedRecord {

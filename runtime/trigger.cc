@@ -163,6 +163,16 @@ void arm(M* mp, std::int64_t t) {
   mp->trig_deadline.store(deadline, std::memory_order_relaxed);
 }
 
+// timer: a CLOCK_MONOTONIC timer delivering SIGURG to thread tid, value in si_value.
+bool create_timer(pid_t tid, void* value, timer_t* out) {
+  sigevent sev{};
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = SIGURG;
+  sev.sigev_value.sival_ptr = value;
+  sev._sigev_un._tid = tid;
+  return timer_create(CLOCK_MONOTONIC, &sev, out) == 0;
+}
+
 constexpr std::size_t kRingBytes = 2 * 4096;  // the metadata page and one of samples
 
 // perf: the task-clock event of thread tid, its ring (one sample per overflow: its time) in
@@ -180,20 +190,7 @@ int open_task_clock(std::int64_t period_ns, pid_t tid, void** ring_out) {
   attr.exclude_kernel = 1;         // perf_event_paranoid 2 allows nothing else
   attr.exclude_hv = 1;
   attr.wakeup_events = 1;  // every overflow signals
-  int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd < 0) return -1;
-  void* ring = mmap(nullptr, kRingBytes, PROT_READ, MAP_SHARED, fd, 0);
-  f_owner_ex owner{F_OWNER_TID, tid};
-  if (ring == MAP_FAILED || fcntl(fd, F_SETSIG, SIGURG) != 0 ||
-      fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETFL, O_ASYNC) != 0) {
-    int e = errno;
-    if (ring != MAP_FAILED) munmap(ring, kRingBytes);
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  *ring_out = ring;
-  return fd;
+  return open_signalled_event(&attr, kRingBytes, SIGURG, f_owner_ex{F_OWNER_TID, tid}, ring_out);
 }
 
 long max_sample_rate() {
@@ -214,12 +211,8 @@ bool available(PreemptTrigger requested, std::string* why) {
   }
   pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   if (requested == PreemptTrigger::kTimer) {
-    sigevent sev{};
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = SIGURG;
-    sev._sigev_un._tid = tid;
     timer_t t;
-    if (timer_create(CLOCK_MONOTONIC, &sev, &t) != 0) {
+    if (!create_timer(tid, nullptr, &t)) {
       *why = std::string("timer_create(CLOCK_MONOTONIC, SIGEV_THREAD_ID): ") + std::strerror(errno);
       return false;
     }
@@ -241,9 +234,7 @@ bool available(PreemptTrigger requested, std::string* why) {
   void* ring = nullptr;
   int fd = open_task_clock(slice, tid, &ring);
   if (fd < 0) {
-    int e = errno;
-    *why = std::string("perf_event_open(PERF_COUNT_SW_TASK_CLOCK): ") + std::strerror(e);
-    if (e == EACCES || e == EPERM) *why += " (needs perf_event_paranoid <= 2; seccomp may forbid it)";
+    *why = perf_open_error("PERF_COUNT_SW_TASK_CLOCK", errno);
     return false;
   }
   munmap(ring, kRingBytes);
@@ -426,12 +417,7 @@ PreemptTrigger preempt_trigger() {
 void trigger_minit(M* mp) {
   mp->trig_phase = phase_of(mp->id);
   if (trigger == PreemptTrigger::kSysmon) return;
-  sigevent sev{};
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = SIGURG;
-  sev.sigev_value.sival_ptr = mp;
-  sev._sigev_un._tid = mp->tid;
-  mp->trig_has_timer = timer_create(CLOCK_MONOTONIC, &sev, &mp->trig_timer) == 0;
+  mp->trig_has_timer = create_timer(mp->tid, mp, &mp->trig_timer);
   if (trigger == PreemptTrigger::kTimer) {
     if (!mp->trig_has_timer) uncovered(mp, "timer_create");
   } else {
