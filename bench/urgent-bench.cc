@@ -64,17 +64,24 @@
 //          sysmon <n> wakeups/s)`: urgent::preempt_overrun(), from the slice's end to the
 //          goroutine entering the scheduler, whoever decides (URGENT_PREEMPT), and how often
 //          sysmon woke meanwhile.
-//   activation (n = 400): a report, no urgent involved: the floor of a kernel-assisted
-//          handoff (scheduler activations from perf events). A plain thread W opens a
-//          PERF_COUNT_SW_CONTEXT_SWITCHES software event on itself (sample_period 1,
-//          context_switch records in a backward ring, O_ASYNC with F_SETSIG = SIGRTMIN+3 and
-//          F_SETOWN_EX to the process); a second thread, the only one that unblocks that
-//          signal, sleeps on a futex. n times W takes t0 and blocks in read(2) on a pipe
-//          that a third thread writes every 2 ms; the signal's handler wakes the sleeper,
-//          which takes t1. Prints t1 - t0 (p50, p99, max), how often the sleeper ran on the
-//          CPU W blocked on, what W's last switch-out record said (blocked or preempted), and
-//          the tgkill->handler floor (preemptlat's) measured in the same run. Needs perf
-//          events (perf_event_paranoid <= 2): otherwise a message and exit status 1.
+//   activation (n = 400): a report, no urgent involved: the floors of a kernel-assisted
+//          handoff (scheduler activations), one per way the kernel can wake a spare. A
+//          plain thread W blocks n times in read(2) on a pipe that a third thread writes
+//          every 2 ms, taking t0 first; a second thread, the sleeper, is woken by the path
+//          under test and takes t1. Paths: (1) `activation`: W's
+//          PERF_COUNT_SW_CONTEXT_SWITCHES software event (sample_period 1, context_switch
+//          records in a backward ring, O_ASYNC with F_SETSIG = SIGRTMIN+3 and F_SETOWN_EX
+//          to the process; the sleeper, the only thread that unblocks that signal, sleeps
+//          on a futex its handler ends); (2) `bpf signal`: URGENT_HANDOFF=bpf's program
+//          (bpf/activate.bpf.c) with W marked as an M in a call during each read, sending
+//          that signal (bpf_send_signal) the same way; (3) `bpf ringbuf`: the same program
+//          writing a record to its ring buffer with BPF_RB_FORCE_WAKEUP, the sleeper in
+//          epoll_wait on it (libbpf's ring_buffer__poll). Prints for each t1 - t0 (p50,
+//          p99, max) and how often the sleeper ran on the CPU W blocked on; for (1) also
+//          what W's last switch-out record said (blocked or preempted), then the
+//          tgkill->handler floor (preemptlat's) measured in the same run and the ratio of
+//          (1)'s p50 to it; then (2) and (3), or `bpf unavailable: <why>` (not root). Needs
+//          perf events (perf_event_paranoid <= 2): otherwise a message and exit status 1.
 //   fairness (n = 1000): K = 4 goroutines spin with no calls at GOMAXPROCS=2 for n ms, each
 //          counting its iterations; prints each one's share of all of them, in creation
 //          order: `fairness shares <s1> <s2> <s3> <s4>` (sum 1; urgent-lab computes Jain's
@@ -106,7 +113,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 #include <urgent/urgent.h>
+
+#include "activator.h"
 
 #include <algorithm>
 #include <atomic>
@@ -116,6 +126,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -575,9 +586,10 @@ std::string preemptlatReport(long n) {
   return line;
 }
 
-// activation: see the header. The signal's handler runs on the sleeper only (the one
-// thread with the signal unblocked, so the kernel picks it for the process-directed
-// signal), stores the time and ends its futex sleep.
+// activation: see the header. One harness, three kernel paths (Source): W blocks n times
+// in read(2); the sleeper waits to be woken by the path under test (the signal's handler,
+// which runs on the sleeper only, the one thread with the signal unblocked, so the kernel
+// picks it for the process-directed signal; or a BPF ring buffer's epoll) and takes t1.
 namespace activation {
 std::atomic<std::uint32_t> word{0};
 std::atomic<std::int64_t> handled{0};
@@ -586,6 +598,176 @@ void handler(int, siginfo_t*, void*) {
   handled.store(nanotime(), std::memory_order_relaxed);
   handled_cpu.store(sched_getcpu(), std::memory_order_relaxed);
   word.store(1, std::memory_order_release);
+}
+
+// A wake path. arm() runs on W once the other threads run; before()/after() bracket each
+// read; wait() is the sleeper's: true when it was woken, with handled/handled_cpu set;
+// sampled() runs after each sample is taken (perf reads its ring there).
+struct Source {
+  std::function<void()> arm = [] {};
+  std::function<void()> before = [] {};
+  std::function<void()> after = [] {};
+  std::function<bool()> wait;
+  std::function<void()> sampled = [] {};
+};
+
+struct Floor {
+  std::vector<double> lat;  // µs, sorted
+  long same_cpu = 0;        // the sleeper ran on the CPU W had blocked on
+  double same_cpu_pct() const {
+    return lat.empty() ? 0 : 100.0 * static_cast<double>(same_cpu) / static_cast<double>(lat.size());
+  }
+};
+
+// The signal half of a Source: the sleeper unblocks `sig` (every other thread blocks it)
+// and sleeps on a futex that the handler ends.
+std::function<bool()> signalWait(const sigset_t& only) {
+  return [only] {
+    thread_local bool unblocked = false;
+    if (!unblocked) unblocked = pthread_sigmask(SIG_UNBLOCK, &only, nullptr) == 0;
+    timespec to{0, 50'000'000};
+    if (word.load(std::memory_order_acquire) == 0) {
+      syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &to, nullptr, 0);
+    }
+    return word.exchange(0) != 0;
+  };
+}
+
+Floor measure(long n, Source& src) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> t0{0};
+  std::atomic<int> w_cpu{-1};
+  Floor f;
+  std::thread sleeper([&] {
+    while (!stop.load()) {
+      if (!src.wait()) continue;
+      // (A path may wake the sleeper for W's naps between reads too. Only a wakeup handled
+      // after W took t0 belongs to the read.)
+      std::int64_t start = t0.load();
+      std::int64_t at = handled.load();
+      if (start == 0 || at < start || !t0.compare_exchange_strong(start, 0)) continue;
+      f.lat.push_back(static_cast<double>(at - start) / 1e3);
+      if (handled_cpu.load() == w_cpu.load()) f.same_cpu++;
+      src.sampled();
+    }
+  });
+  std::thread writer([&] {
+    char c = 1;
+    while (!stop.load()) {
+      ::usleep(2000);
+      if (::write(fds[1], &c, 1) != 1) break;
+    }
+  });
+  ::usleep(10'000);
+  src.arm();
+  for (long i = 0; i < n; i++) {
+    char c;
+    w_cpu.store(sched_getcpu());
+    src.before();
+    t0.store(nanotime());
+    ssize_t got = ::read(fds[0], &c, 1);
+    src.after();
+    if (got != 1) break;
+    ::usleep(100);  // let the sleeper take its sample before the next block
+  }
+  stop.store(true);
+  writer.join();
+  sleeper.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  std::sort(f.lat.begin(), f.lat.end());
+  return f;
+}
+
+std::string line(const char* name, const Floor& f) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "%s p50 %.1f us p99 %.1f us max %.1f us (%zu samples; woken thread on the "
+                "blocked thread's CPU %.0f%%",
+                name, percentile(f.lat, 50), percentile(f.lat, 99), percentile(f.lat, 100),
+                f.lat.size(), f.same_cpu_pct());
+  return buf;
+}
+
+// perf: W's PERF_COUNT_SW_CONTEXT_SWITCHES event (sample_period 1, context_switch records
+// in a backward ring, O_ASYNC, F_SETSIG, F_SETOWN_EX to the process).
+std::string perfFloor(long n, int sig, const sigset_t& only, double* p50) {
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+  attr.sample_period = 1;
+  attr.context_switch = 1;
+  attr.write_backward = 1;  // an overwritable ring: its newest record is at data_head
+  int pfd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (pfd < 0) {
+    throw std::runtime_error(std::string("perf_event_open(PERF_COUNT_SW_CONTEXT_SWITCHES): ") +
+                             std::strerror(errno) + " (needs perf_event_paranoid <= 2)");
+  }
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* ring = mmap(nullptr, 3 * page, PROT_READ, MAP_SHARED, pfd, 0);
+  long said_blocked = 0, said_preempted = 0;
+  Source src;
+  src.arm = [&] {
+    fcntl(pfd, F_SETFL, O_ASYNC);
+    fcntl(pfd, F_SETSIG, sig);
+    f_owner_ex owner{F_OWNER_PID, ::getpid()};
+    fcntl(pfd, F_SETOWN_EX, &owner);
+  };
+  src.wait = signalWait(only);
+  src.sampled = [&] {
+    if (ring == MAP_FAILED) return;
+    auto* meta = static_cast<perf_event_mmap_page*>(ring);
+    std::uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+    perf_event_header h;
+    std::memcpy(&h, static_cast<char*>(ring) + meta->data_offset + (head & (meta->data_size - 1)),
+                sizeof h);
+    if (h.type == PERF_RECORD_SWITCH && (h.misc & PERF_RECORD_MISC_SWITCH_OUT)) {
+      ((h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? said_preempted : said_blocked)++;
+    }
+  };
+  Floor f = measure(n, src);
+  ::close(pfd);
+  if (ring != MAP_FAILED) munmap(ring, 3 * page);
+  if (f.lat.empty()) throw std::runtime_error("no perf context-switch signal was delivered");
+  *p50 = percentile(f.lat, 50);
+  return line("activation", f) + "; last switch-out record: " + std::to_string(said_blocked) +
+         " blocked, " + std::to_string(said_preempted) + " preempted)";
+}
+
+// bpf: URGENT_HANDOFF=bpf's own program (bpf/activate.bpf.c) with W as slot 0, in the
+// state of an M in a call (ACT_SYSCALL) only during each read, waking the sleeper by
+// bpf_send_signal or by a ring-buffer record (BPF_RB_FORCE_WAKEUP) its epoll sees.
+std::string bpfFloor(long n, int sig, const sigset_t& only, act_wake by) {
+  std::string why;
+  auto act = urgent::bpf::Activator::start(::getpid(), sig, &why, by);
+  if (act == nullptr) throw std::runtime_error(why);
+  act_slot* slot = &act->slots()[0];
+  if (!act->add_thread(static_cast<pid_t>(gettid()), 0)) throw std::runtime_error("act_tids refused W");
+  ring_buffer* rb = nullptr;
+  Source src;
+  src.before = [&] { __atomic_store_n(&slot->state, ACT_SYSCALL, __ATOMIC_RELAXED); };
+  src.after = [&] { __atomic_store_n(&slot->state, ACT_IDLE, __ATOMIC_RELAXED); };
+  if (by == ACT_WAKE_SIGNAL) {
+    src.wait = signalWait(only);
+  } else {
+    rb = ring_buffer__new(
+        act->wakeups_fd(),
+        [](void*, void*, std::size_t) {
+          handled.store(nanotime(), std::memory_order_relaxed);
+          handled_cpu.store(sched_getcpu(), std::memory_order_relaxed);
+          return 0;
+        },
+        nullptr, nullptr);
+    if (rb == nullptr) throw std::runtime_error(std::string("ring_buffer__new: ") + std::strerror(errno));
+    src.wait = [rb] { return ring_buffer__poll(rb, 50) > 0; };
+  }
+  Floor f = measure(n, src);
+  if (rb != nullptr) ring_buffer__free(rb);
+  if (f.lat.empty()) throw std::runtime_error("the BPF program woke nobody");
+  return line(by == ACT_WAKE_SIGNAL ? "bpf signal" : "bpf ringbuf", f) + ")";
 }
 }  // namespace activation
 
@@ -610,101 +792,29 @@ std::string activationReport(long n) {
     sigaction(sig, &old_sa, nullptr);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   };
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
-  perf_event_attr attr{};
-  attr.size = sizeof attr;
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
-  attr.sample_period = 1;
-  attr.context_switch = 1;
-  attr.write_backward = 1;  // an overwritable ring: its newest record is at data_head
-  int pfd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (pfd < 0) {
-    int e = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
+  std::string perf, bpf;
+  double perf50 = 0;
+  try {
+    perf = perfFloor(n, sig, only, &perf50);
+    // The BPF wake paths (root): each, or why not.
+    try {
+      bpf = bpfFloor(n, sig, only, ACT_WAKE_SIGNAL) + "\n" + bpfFloor(n, sig, only, ACT_WAKE_RINGBUF);
+    } catch (const std::exception& e) {
+      bpf = std::string("bpf unavailable: ") + e.what();
+    }
+  } catch (...) {
     restore();
-    throw std::runtime_error(std::string("perf_event_open(PERF_COUNT_SW_CONTEXT_SWITCHES): ") +
-                             std::strerror(e) + " (needs perf_event_paranoid <= 2)");
+    throw;
   }
-  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  void* ring = mmap(nullptr, 3 * page, PROT_READ, MAP_SHARED, pfd, 0);
-  std::atomic<bool> stop{false};
-  std::atomic<std::int64_t> t0{0};
-  std::atomic<int> w_cpu{-1};
-  std::vector<double> lat;
-  long same_cpu = 0, said_blocked = 0, said_preempted = 0;
-  std::thread sleeper([&] {
-    pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
-    while (!stop.load()) {
-      timespec to{0, 50'000'000};
-      if (word.load(std::memory_order_acquire) == 0) {
-        syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &to, nullptr, 0);
-      }
-      if (word.exchange(0) == 0) continue;
-      // (Every switch-out of W signals: its naps between reads too. Only a signal handled
-      // after W took t0 belongs to the read.)
-      std::int64_t start = t0.load();
-      std::int64_t at = handled.load();
-      if (start == 0 || at < start || !t0.compare_exchange_strong(start, 0)) continue;
-      lat.push_back(static_cast<double>(at - start) / 1e3);
-      if (handled_cpu.load() == w_cpu.load()) same_cpu++;
-      if (ring != MAP_FAILED) {
-        auto* meta = static_cast<perf_event_mmap_page*>(ring);
-        std::uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-        perf_event_header h;
-        std::memcpy(&h, static_cast<char*>(ring) + meta->data_offset + (head & (meta->data_size - 1)),
-                    sizeof h);
-        if (h.type == PERF_RECORD_SWITCH && (h.misc & PERF_RECORD_MISC_SWITCH_OUT)) {
-          ((h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? said_preempted : said_blocked)++;
-        }
-      }
-    }
-  });
-  std::thread writer([&] {
-    char c = 1;
-    while (!stop.load()) {
-      ::usleep(2000);
-      if (::write(fds[1], &c, 1) != 1) break;
-    }
-  });
-  ::usleep(10'000);
-  fcntl(pfd, F_SETFL, O_ASYNC);
-  fcntl(pfd, F_SETSIG, sig);
-  f_owner_ex owner{F_OWNER_PID, ::getpid()};
-  fcntl(pfd, F_SETOWN_EX, &owner);
-  for (long i = 0; i < n; i++) {
-    char c;
-    w_cpu.store(sched_getcpu());
-    t0.store(nanotime());
-    if (::read(fds[0], &c, 1) != 1) break;
-    ::usleep(100);  // let the sleeper take its sample before the next block
-  }
-  ::close(pfd);
-  stop.store(true);
-  writer.join();
-  sleeper.join();
-  if (ring != MAP_FAILED) munmap(ring, 3 * page);
-  ::close(fds[0]);
-  ::close(fds[1]);
   restore();
-  if (lat.empty()) throw std::runtime_error("no perf context-switch signal was delivered");
   std::vector<double> floor = signalFloor(n);
-  std::sort(lat.begin(), lat.end());
   std::sort(floor.begin(), floor.end());
-  char line[768];
-  std::snprintf(line, sizeof line,
-                "activation p50 %.1f us p99 %.1f us max %.1f us (%zu samples; woken thread on "
-                "the blocked thread's CPU %.0f%%; last switch-out record: %ld blocked, %ld "
-                "preempted)\n"
-                "tgkill->handler p50 %.1f us p99 %.1f us max %.1f us (%zu samples)\n"
-                "ratio p50 %.3f",
-                percentile(lat, 50), percentile(lat, 99), percentile(lat, 100), lat.size(),
-                100.0 * static_cast<double>(same_cpu) / static_cast<double>(lat.size()),
-                said_blocked, said_preempted, percentile(floor, 50), percentile(floor, 99),
-                percentile(floor, 100), floor.size(), percentile(lat, 50) / percentile(floor, 50));
-  return line;
+  char tail[256];
+  std::snprintf(tail, sizeof tail, "tgkill->handler p50 %.1f us p99 %.1f us max %.1f us (%zu samples)",
+                percentile(floor, 50), percentile(floor, 99), percentile(floor, 100), floor.size());
+  char ratio[64];
+  std::snprintf(ratio, sizeof ratio, "ratio p50 %.3f", perf50 / percentile(floor, 50));
+  return perf + "\n" + tail + "\n" + ratio + "\n" + bpf;
 }
 
 // overhead: wall time (ms) of four goroutines doing `steps` LCG steps each, no calls, at

@@ -16,6 +16,13 @@ enum act_state {
   ACT_RUNNING = 2, /* holds a P, not in a system call */
 };
 
+/* How the program wakes the spare (activate.bpf.c's wake_by). */
+enum act_wake {
+  ACT_WAKE_SIGNAL = 0,  /* bpf_send_signal to the process: the thread with it unblocked */
+  ACT_WAKE_RINGBUF = 1, /* a record (the slot's index) in act_wakeups, BPF_RB_FORCE_WAKEUP:
+                           wakes whoever waits on the ring buffer's fd (epoll) */
+};
+
 /* One M's slot, a cache line: `state` is the runtime's (plain stores by the M itself), the
  * rest the program's (written on that M's switch-out and switch-in, which never run
  * concurrently). */
@@ -24,8 +31,8 @@ struct act_slot {
   __u32 tid;          /* the M's thread (the runtime's, for its own reading) */
   __u64 off_since;    /* left the CPU to sleep while state != ACT_IDLE, at; 0: on the CPU */
   __u64 last_in;      /* its last switch-in after such a sleep */
-  __u64 signals;      /* activation signals sent for it */
-  __u64 signal_errors; /* bpf_send_signal failed */
+  __u64 signals;      /* wakeups sent for it (signals, or ring-buffer records) */
+  __u64 signal_errors; /* bpf_send_signal or bpf_ringbuf_output failed */
   __u64 pad[3];
 };
 

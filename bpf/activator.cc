@@ -13,7 +13,8 @@
 
 namespace urgent::bpf {
 
-std::unique_ptr<Activator> Activator::start(pid_t tgid, int signal, std::string* error) {
+std::unique_ptr<Activator> Activator::start(pid_t tgid, int signal, std::string* error,
+                                            act_wake wake_by) {
   if (std::string why = btf_missing(); !why.empty()) {
     *error = why;
     return nullptr;
@@ -28,6 +29,7 @@ std::unique_ptr<Activator> Activator::start(pid_t tgid, int signal, std::string*
   a->skel_->rodata->target_tgid = static_cast<__u32>(tgid);
   a->tgid_ = tgid;
   a->skel_->rodata->activation_signal = static_cast<__u32>(signal);
+  a->skel_->rodata->wake_by = static_cast<__u32>(wake_by);
   if (int err = activate_bpf::load(a->skel_); err != 0) {
     *error = errors.why("loading the BPF program", err);
     return nullptr;
@@ -57,6 +59,8 @@ bool Activator::add_thread(pid_t tid, std::uint32_t slot) {
   return bpf_map__update_elem(skel_->maps.act_tids, &key, sizeof key, &slot, sizeof slot,
                               BPF_ANY) == 0;
 }
+
+int Activator::wakeups_fd() const { return bpf_map__fd(skel_->maps.act_wakeups); }
 
 void Activator::remove_thread(pid_t tid) {
   __u32 key = static_cast<__u32>(tid);

@@ -16,9 +16,11 @@ namespace urgent::bpf {
 
 class Activator {
  public:
-  // Loads and attaches the program for process tgid, which will send `signal`. Null on
-  // failure, with *error saying why in one line; nothing is printed.
-  static std::unique_ptr<Activator> start(pid_t tgid, int signal, std::string* error);
+  // Loads and attaches the program for process tgid, which wakes by sending `signal`
+  // (ACT_WAKE_SIGNAL) or by a record in its ring buffer (ACT_WAKE_RINGBUF, see
+  // wakeups_fd). Null on failure, with *error saying why in one line; nothing is printed.
+  static std::unique_ptr<Activator> start(pid_t tgid, int signal, std::string* error,
+                                          act_wake wake_by = ACT_WAKE_SIGNAL);
   ~Activator();
   Activator(const Activator&) = delete;
   Activator& operator=(const Activator&) = delete;
@@ -28,6 +30,9 @@ class Activator {
   act_slot* slots() const { return slots_; }
   // Tells the program that thread tid is the M of slot `slot`. False if the map refused.
   bool add_thread(pid_t tid, std::uint32_t slot);
+  // ACT_WAKE_RINGBUF: the ring buffer's map fd (for libbpf's ring_buffer__new), one __u32
+  // record (a slot) per wakeup.
+  int wakeups_fd() const;
   void remove_thread(pid_t tid);
 
  private:

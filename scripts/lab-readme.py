@@ -80,6 +80,11 @@ if fl and fl.get("tgkill_handler_p50_us") is not None:
         text += (f" A perf context-switch event of a plain thread that blocks -> the thread it wakes running "
                  f"(the floor of URGENT_HANDOFF=perf): {f1(fl['activation_p50_us'])} µs p50, "
                  f"{f1(fl['activation_p99_us'])} µs p99.")
+    if fl.get("bpf_signal_p50_us") is not None:
+        text += (f" The same wakeup from the BPF program on `sched_switch`: by `bpf_send_signal` (the floor of "
+                 f"URGENT_HANDOFF=bpf) {f1(fl['bpf_signal_p50_us'])} µs p50, {f1(fl['bpf_signal_p99_us'])} µs p99; "
+                 f"by a ring-buffer record (`BPF_RB_FORCE_WAKEUP`, the sleeper in `epoll_wait`) "
+                 f"{f1(fl['bpf_ringbuf_p50_us'])} µs p50, {f1(fl['bpf_ringbuf_p99_us'])} µs p99.")
     lines.append(text)
     lines.append("")
 h = ex.get("handoff", {})
@@ -97,6 +102,8 @@ if runs:
             c = r["checker"]
             cells[1] = f"{c['good']:.0f} / {c['missed']:.0f} / {c['needless']:.0f}"
             cells[2] = f"{f1(c['delay_p50_ns'] / 1e3)} / {f1(c['delay_p99_ns'] / 1e3)}"
+            if "floor_ratio" in r and k != "urgent-poll":
+                cells[2] += f" ({r['floor_ratio']:.2f}x its floor's p50)"
         name = k if k != "go" else "Go 1.19"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")

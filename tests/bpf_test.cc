@@ -87,12 +87,13 @@ TEST(Bpf, SeesEveryBlockingRead) {
   ASSERT_EQ(::pipe(fds), 0);
   std::mutex mu;
   std::set<std::uint32_t> reader_tids;  // (the goroutine may change threads between reads)
-  std::atomic<bool> reading{false};
+  std::atomic<int> reads_started{0};
   std::thread writer([&] {
-    // From the first read on (the runtime's start, URGENT_HANDOFF=bpf's program load
-    // included, must not let bytes pile up: a read that finds its byte does not block).
-    while (!reading.load()) usleep(100);
+    // In step with the reader: byte i is written 2 ms after read i started, never ahead of
+    // it (a read that finds its byte does not block). A fixed 2 ms pace let the reader fall
+    // behind whenever it waited longer than that for its P (CI: 43 blocking reads of 50).
     for (int i = 0; i < 50; i++) {
+      while (reads_started.load() <= i) usleep(100);
       usleep(2000);
       ASSERT_EQ(write(fds[1], "x", 1), 1);
     }
@@ -108,7 +109,7 @@ TEST(Bpf, SeesEveryBlockingRead) {
             std::lock_guard<std::mutex> lock(mu);
             reader_tids.insert(static_cast<std::uint32_t>(gettid()));
           }
-          reading = true;
+          reads_started.fetch_add(1);
           return read(fds[0], &c, 1);
         });
       }
@@ -130,7 +131,8 @@ TEST(Bpf, SeesEveryBlockingRead) {
     offcpu_share.push_back(static_cast<double>(c.offcpu_ns) / static_cast<double>(duration));
     switched_in_unseen += c.first_off_ns != 0 && c.offcpu_ns == 0;
   }
-  // A read may find its byte already there (the writer ran ahead).
+  // A read finds its byte already there only if its thread was kept off the CPU for 2 ms
+  // between counting itself and entering read(2).
   ASSERT_GE(offcpu_share.size(), 45u);
   // Off the CPU for about the whole call. The median, not the total: the hypervisor can
   // stall a vCPU while the guest thinks the thread runs, and about 1 read in 1,250 here

@@ -65,7 +65,9 @@ struct Lab {
   std::string out;   // results directory
   bool quick = false;
   bool root = false;
-  double activation_p50 = 0;  // the floor experiment's perf switch -> woken p50, us (0: none)
+  // The floor experiment's activation floors, p50 in us, by URGENT_HANDOFF mode: "perf"
+  // (perf switch -> woken), "bpf" (bpf_send_signal -> woken); absent: not measured.
+  std::map<std::string, double> activation_p50;
   std::vector<std::string> table;    // lines for stdout
   std::vector<std::string> json;     // "name": {...} members of "experiments"
   std::vector<std::string> crosses;  // cross-check lines
@@ -204,15 +206,28 @@ void floor_experiment(Lab& lab) {
                             " us (" + fmt("%+.1f", *k - l50) + " us)");
     }
   }
-  // The floor of kernel-assisted handoff: a perf context-switch event of a plain thread that
-  // blocks -> another thread running (urgent-bench activation), beside tgkill's.
-  lab.progress("floor: perf context-switch event -> woken thread (urgent-bench activation)");
+  // The floors of kernel-assisted handoff: a plain thread that blocks -> another thread
+  // running, woken by a perf context-switch event, by bpf_send_signal or by a BPF ring
+  // buffer (urgent-bench activation; the BPF ones as root), beside tgkill's.
+  lab.progress("floor: perf/BPF wakeup -> woken thread (urgent-bench activation)");
   long an = lab.quick ? 100 : 400;
   double a50 = 0, a99 = 0, amax = 0;
   bool activation = lab.run(lab.tool("urgent-bench") + " activation " + std::to_string(an), &out) &&
                     std::sscanf(out.c_str(), "activation p50 %lf us p99 %lf us max %lf us", &a50,
                                 &a99, &amax) == 3;
-  if (activation) lab.activation_p50 = a50;
+  if (activation) lab.activation_p50["perf"] = a50;
+  std::map<std::string, std::pair<double, double>> bpf_floor;  // "signal"/"ringbuf" -> p50, p99
+  if (activation) {
+    for (const char* via : {"signal", "ringbuf"}) {
+      std::size_t at = out.find(std::string("\nbpf ") + via + " p50 ");
+      double b50 = 0, b99 = 0;
+      if (at != std::string::npos &&
+          std::sscanf(out.c_str() + at + 1, "%*s %*s p50 %lf us p99 %lf us", &b50, &b99) == 2)
+        bpf_floor[via] = {b50, b99};
+    }
+    if (bpf_floor.count("signal")) lab.activation_p50["bpf"] = bpf_floor["signal"].first;
+    if (lab.root && bpf_floor.size() != 2) lab.fail("urgent-bench activation's BPF floors");
+  }
   lab.row("1. signal floor (no runtime)");
   if (p) {
     lab.row("  tgkill -> handler        p50 " + fmt("%8.1f", p->floor_p50) + " us   p99 " +
@@ -223,6 +238,11 @@ void floor_experiment(Lab& lab) {
   if (activation) {
     lab.row("  perf switch -> woken     p50 " + fmt("%8.1f", a50) + " us   p99 " +
             fmt("%8.1f", a99) + " us   (URGENT_HANDOFF=perf's own floor)");
+    for (const auto& [via, f] : bpf_floor) {
+      lab.row("  bpf " + via + std::string(8 - via.size(), ' ') + " -> woken  p50 " +
+              fmt("%8.1f", f.first) + " us   p99 " + fmt("%8.1f", f.second) + " us" +
+              (via == "signal" ? "   (URGENT_HANDOFF=bpf's own floor)" : ""));
+    }
   } else {
     lab.fail("urgent-bench activation");
   }
@@ -237,7 +257,15 @@ void floor_experiment(Lab& lab) {
                      ",\"timer_lateness_p50_us\":" + (timer ? num(l50) : "null") +
                      ",\"timer_lateness_p99_us\":" + (timer ? num(l99) : "null") +
                      ",\"activation_p50_us\":" + (activation ? num(a50) : "null") +
-                     ",\"activation_p99_us\":" + (activation ? num(a99) : "null") + "}");
+                     ",\"activation_p99_us\":" + (activation ? num(a99) : "null") +
+                     [&] {
+                       std::string b;
+                       for (const auto& [via, f] : bpf_floor)
+                         b += ",\"bpf_" + via + "_p50_us\":" + num(f.first) + ",\"bpf_" + via +
+                              "_p99_us\":" + num(f.second);
+                       return b;
+                     }() +
+                     "}");
 }
 
 void preempt_experiment(Lab& lab) {
@@ -661,8 +689,12 @@ void handoff_experiment(Lab& lab) {
         line += "; checker: good " + num(*good) + ", missed " + num(*missed) + ", needless " +
                 num(*needless) + ", delay after leaving the CPU p50 " + fmt("%.1f", *d50 / 1e3) +
                 " us, p99 " + fmt("%.1f", *d99 / 1e3) + " us";
-        if (lab.activation_p50 > 0) {
-          line += " (" + fmt("%.2f", *d50 / 1e3 / lab.activation_p50) + "x the activation floor)";
+        // (Each kernel-assisted mode against its own wake path's floor; poll against perf's.)
+        auto fl = lab.activation_p50.find(mode == "bpf" ? "bpf" : "perf");
+        if (fl != lab.activation_p50.end() && fl->second > 0) {
+          line += " (" + fmt("%.2f", *d50 / 1e3 / fl->second) + "x the " + fl->first +
+                  " activation floor)";
+          json += ",\"floor_ratio\":" + num(*d50 / 1e3 / fl->second);
         }
         json += ",\"checker\":{\"good\":" + num(*good) + ",\"missed\":" + num(*missed) +
                 ",\"needless\":" + num(*needless) + ",\"delay_p50_ns\":" + num(*d50) +

@@ -61,14 +61,21 @@ for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
     [[ $rc -eq 2 && -n "$err" ]] || { echo "bench_cli.sh: $bin $bad: rc=$rc err='$err'" >&2; exit 1; }
   done
 done
-# activation (urgent-bench only): the perf-event floor beside the tgkill floor, or, where
-# perf events are not allowed, exit status 1 and why.
+# activation (urgent-bench only): the perf-event floor beside the tgkill floor, then the BPF
+# program's two wake paths (root) or why not; where perf events are not allowed, exit
+# status 1 and why.
 set +e
 out=$("$build/bin/urgent-bench" activation 20 2>&1)
 rc=$?
 set -e
+floor_line='p50 [0-9]+\.[0-9] us p99 [0-9.]+ us max [0-9.]+ us \([0-9]+ samples; woken thread on the blocked thread.s CPU [0-9]+%'
+if [[ $(id -u) -eq 0 ]]; then
+  bpf_lines="bpf signal $floor_line\)"$'\n'"bpf ringbuf $floor_line\)"
+else
+  bpf_lines='bpf unavailable: .+'
+fi
 if [[ $(cat /proc/sys/kernel/perf_event_paranoid) -le 2 ]]; then
-  [[ $rc -eq 0 && "$out" =~ ^activation\ p50\ [0-9]+\.[0-9]\ us\ p99\ .*\ \([0-9]+\ samples\;.*blocked.*$'\n'tgkill-\>handler\ p50\ .*$'\n'ratio\ p50\ [0-9]+\.[0-9]{3}$ ]] ||
+  [[ $rc -eq 0 && "$out" =~ ^activation\ $floor_line\;\ last\ switch-out\ record:\ [0-9]+\ blocked,\ [0-9]+\ preempted\)$'\n'tgkill-\>handler\ p50\ .*$'\n'ratio\ p50\ [0-9]+\.[0-9]{3}$'\n'$bpf_lines$ ]] ||
     { echo "bench_cli.sh: urgent-bench activation 20: rc=$rc out='$out'" >&2; exit 1; }
 else
   [[ $rc -eq 1 && "$out" == *perf_event_open* ]] ||
