@@ -37,6 +37,9 @@
 //          ~500 µs (a plain thread writes the pipe), at GOMAXPROCS=1, for n ms; one line
 //          `handoffload URGENT_HANDOFF=<mode>: <n> reads in <s> s; handoffs by the kernel's
 //          spare <n>, by sysmon <n>; sysmon <n> wakeups/s, CPU <pct>%`.
+//   sysmonidle (n = 1000 ms): what sysmon costs on an idle runtime: main sleeps n ms and
+//          nothing else runs; one line `sysmonidle URGENT_HANDOFF=<mode>: idle <s> s; spares
+//          woken <n>; sysmon <n> wakeups/s, CPU <pct>%`.
 //   echo   (n = 2000, req/s): a TCP echo server on 127.0.0.1 (port 0): urgent::net::listen,
 //          accept, one goroutine per connection that reads and writes back what it read.
 //          The client is the separate program urgent-echo-client (bench/echo-client.cc;
@@ -385,6 +388,15 @@ std::string handoffReport(long n) {
   return line;
 }
 
+// What sysmon cost between two snapshots `secs` apart: `sysmon <n> wakeups/s, CPU <pct>%`.
+std::string sysmonCost(const urgent::SchedStats& before, const urgent::SchedStats& after, double secs) {
+  char text[96];
+  std::snprintf(text, sizeof text, "sysmon %.0f wakeups/s, CPU %.3f%%",
+                static_cast<double>(after.sysmon_ticks - before.sysmon_ticks) / secs,
+                100.0 * static_cast<double>(after.sysmon_cpu_ns - before.sysmon_cpu_ns) / 1e9 / secs);
+  return text;
+}
+
 // handoffload: for ms milliseconds at GOMAXPROCS=1, a goroutine reads a pipe through
 // urgent::blocking, one byte every 500 µs written by a plain thread: every read blocks and
 // its P is handed off (by sysmon's retake, or by a spare M the kernel woke). Reports the
@@ -425,13 +437,25 @@ std::string handoffloadReport(long ms) {
   char line[320];
   std::snprintf(line, sizeof line,
                 "handoffload URGENT_HANDOFF=%s: %ld reads in %.2f s; handoffs by the kernel's spare "
-                "%llu, by sysmon %llu; sysmon %.0f wakeups/s, CPU %.2f%%",
+                "%llu, by sysmon %llu; ",
                 after.handoff, reads, secs,
                 static_cast<unsigned long long>(after.handoffs_activated - before.handoffs_activated),
-                static_cast<unsigned long long>(after.handoffs - before.handoffs),
-                static_cast<double>(after.sysmon_ticks - before.sysmon_ticks) / secs,
-                100.0 * static_cast<double>(after.sysmon_cpu_ns - before.sysmon_cpu_ns) / 1e9 / secs);
-  return line;
+                static_cast<unsigned long long>(after.handoffs - before.handoffs));
+  return line + sysmonCost(before, after, secs);
+}
+
+// sysmonidle: see the top of this file.
+std::string sysmonidleReport(long ms) {
+  urgent::SchedStats before = urgent::sched_stats();
+  auto t0 = Clock::now();
+  urgent::sleep_for(std::chrono::milliseconds(ms));
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  urgent::SchedStats after = urgent::sched_stats();
+  char line[160];
+  std::snprintf(line, sizeof line, "sysmonidle URGENT_HANDOFF=%s: idle %.2f s; spares woken %llu; ",
+                after.handoff, secs,
+                static_cast<unsigned long long>(after.activations - before.activations));
+  return line + sysmonCost(before, after, secs);
 }
 
 // A goroutine body that never calls into urgent until stop is set: only a signal preempts it.
@@ -1155,6 +1179,8 @@ const std::map<std::string, Workload> kWorkloads = {
     {"handoff", {.default_n = 200, .unit = nullptr, .run = nullptr, .report = handoffReport}},
     {"handoffload",
      {.default_n = 1000, .unit = nullptr, .run = nullptr, .report = handoffloadReport}},
+    {"sysmonidle",
+     {.default_n = 1000, .unit = nullptr, .run = nullptr, .report = sysmonidleReport}},
     {"echo", {.default_n = 2000, .unit = "req/s", .run = echo, .warmup_n = 200}},
     {"probe50", {200, "us-probe-p50", probe50}},
     {"probe99", {200, "us-probe-p99", probe99}},

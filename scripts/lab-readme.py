@@ -122,6 +122,9 @@ if runs:
     per_run("sysmon under a load of blocking reads (`urgent-bench handoffload`): ", h.get("load", {}),
             lambda v: f"{v['sysmon_wakeups_per_s']:.0f} wakeups/s, CPU {v['sysmon_cpu_pct']:.2f} % "
                       f"(handoffs by a spare {v['handoffs_by_spare']}, by sysmon {v['handoffs_by_sysmon']})")
+    per_run("sysmon on an idle runtime (`urgent-bench sysmonidle`: main sleeps 1 s): ",
+            {k: v for k, v in h.get("load", {}).items() if "idle_sysmon_cpu_pct" in v},
+            lambda v: f"{v['idle_sysmon_wakeups_per_s']:.0f} wakeups/s, CPU {v['idle_sysmon_cpu_pct']:.3f} %")
     hm = h.get("micro", {})
     if hm:
         lines.append("Per mode (urgent-bench, medians [min-max] of runs; ns, echo req/s): " + "; ".join(

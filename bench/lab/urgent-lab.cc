@@ -239,7 +239,8 @@ void floor_experiment(Lab& lab) {
     lab.row("  perf switch -> woken     p50 " + fmt("%8.1f", a50) + " us   p99 " +
             fmt("%8.1f", a99) + " us   (URGENT_HANDOFF=perf's own floor)");
     for (const auto& [via, f] : bpf_floor) {
-      lab.row("  bpf " + via + std::string(8 - via.size(), ' ') + " -> woken  p50 " +
+      std::string name = "bpf " + via + " -> woken";
+      lab.row("  " + name + std::string(25 - name.size(), ' ') + "p50 " +
               fmt("%8.1f", f.first) + " us   p99 " + fmt("%8.1f", f.second) + " us" +
               (via == "signal" ? "   (URGENT_HANDOFF=bpf's own floor)" : ""));
     }
@@ -752,7 +753,7 @@ void handoff_experiment(Lab& lab) {
   // What watching for blocked calls costs: sysmon during a load of blocking reads, and the
   // workloads kernel-assisted handoff must not slow, in each mode (ratios to poll's).
   lab.row("  sysmon during a load of blocking reads (urgent-bench handoffload 1000: every read "
-          "blocks ~500 us, GOMAXPROCS=1)");
+          "blocks ~500 us, GOMAXPROCS=1), and idle (urgent-bench sysmonidle 1000: main sleeps)");
   double poll_wakeups = 0;
   json += ",\"load\":{";
   for (const std::string& mode : {std::string("poll"), std::string("perf"), std::string("bpf")}) {
@@ -779,11 +780,29 @@ void handoff_experiment(Lab& lab) {
                        " wakeups/s";
     if (mode != "poll" && poll_wakeups > 0) line += " (" + fmt("%.3f", wakeups / poll_wakeups) + "x poll's)";
     line += ", CPU " + fmt("%.2f", cpu) + "%";
-    lab.row(line);
     json += std::string(mode == "poll" ? "" : ",") + "\"urgent-" + mode + "\":{\"reads\":" +
             num(reads) + ",\"handoffs_by_spare\":" + std::to_string(by_spare) +
             ",\"handoffs_by_sysmon\":" + std::to_string(by_sysmon) +
-            ",\"sysmon_wakeups_per_s\":" + num(wakeups) + ",\"sysmon_cpu_pct\":" + num(cpu) + "}";
+            ",\"sysmon_wakeups_per_s\":" + num(wakeups) + ",\"sysmon_cpu_pct\":" + num(cpu);
+    // The same runtime with nothing to do (urgent-bench sysmonidle: main sleeps).
+    double idle_secs = 0, idle_wakeups = 0, idle_cpu = 0;
+    unsigned long long spares = 0;
+    if (lab.run("URGENT_HANDOFF=" + mode + " " + lab.tool("urgent-bench") + " sysmonidle " +
+                    std::string(lab.quick ? "300" : "1000"),
+                &out) &&
+        std::sscanf(out.c_str(),
+                    "sysmonidle URGENT_HANDOFF=%15[a-z]: idle %lf s; spares woken %llu; sysmon %lf "
+                    "wakeups/s, CPU %lf%%",
+                    got_mode, &idle_secs, &spares, &idle_wakeups, &idle_cpu) == 5) {
+      line += "; idle: " + fmt("%.0f", idle_wakeups) + " wakeups/s, CPU " + fmt("%.3f", idle_cpu) +
+              "%";
+      json += ",\"idle_sysmon_wakeups_per_s\":" + num(idle_wakeups) +
+              ",\"idle_sysmon_cpu_pct\":" + num(idle_cpu);
+    } else {
+      lab.fail("sysmonidle " + mode);
+    }
+    json += "}";
+    lab.row(line);
   }
   json += "}";
   int rounds = lab.quick ? 1 : 5;

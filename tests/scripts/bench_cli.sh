@@ -38,6 +38,9 @@ for bin in "$build/bin/urgent-bench" "$build/bin/urgent-bench-go"; do
       line=$(URGENT_HANDOFF=$mode "$bin" handoffload 50 2>/dev/null)
       [[ "$line" =~ ^handoffload\ URGENT_HANDOFF=$got:\ [0-9]+\ reads\ in\ [0-9.]+\ s\;\ handoffs\ by\ the\ kernel\'s\ spare\ [0-9]+,\ by\ sysmon\ [0-9]+\;\ sysmon\ [0-9]+\ wakeups/s,\ CPU\ [0-9.]+%$ ]] ||
         { echo "bench_cli.sh: $bin handoffload 50 printed '$line'" >&2; exit 1; }
+      line=$(URGENT_HANDOFF=$mode "$bin" sysmonidle 50 2>/dev/null)
+      [[ "$line" =~ ^sysmonidle\ URGENT_HANDOFF=$got:\ idle\ 0\.0[5-9]\ s\;\ spares\ woken\ [0-9]+\;\ sysmon\ [0-9]+\ wakeups/s,\ CPU\ [0-9]+\.[0-9]{3}%$ ]] ||
+        { echo "bench_cli.sh: $bin sysmonidle 50 printed '$line'" >&2; exit 1; }
     done
     line=$("$bin" syscall 2000)
     [[ "$line" =~ ^syscall\ [0-9]+\.[0-9]\ ns/call$ ]] ||
