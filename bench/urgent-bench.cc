@@ -97,6 +97,17 @@
 //          `sharedcpu URGENT_PREEMPT=<t> slice <s>: on-CPU p50 <ms> ms, wall p50 <ms> ms`.
 //          sysmon and timer end slices by wall time (the goroutine gets about half of it on
 //          the CPU), perf by on-CPU time (it gets the whole slice on the CPU).
+//   triggerfloor (n = 2000): a report, no urgent involved: how late each URGENT_PREEMPT
+//          trigger's own signal reaches a thread that spins with no calls, every 100 µs,
+//          n samples each: `timer expiry -> handler` (a one-shot CLOCK_MONOTONIC POSIX timer,
+//          SIGEV_THREAD_ID, re-armed by its handler; from the expiry it was armed for),
+//          `task-clock overflow -> handler (F_SETSIG)` (a PERF_COUNT_SW_TASK_CLOCK event,
+//          sample_period 100 µs, O_ASYNC to the thread; from the overflow's sample time,
+//          PERF_SAMPLE_TIME on CLOCK_MONOTONIC) and the same event with attr.sigtrap
+//          (`task-clock overflow -> handler (sigtrap)`: SIGTRAP, which Linux 6.11+ sends
+//          from the interrupt's return path instead of an irq_work). A line each, `<what> p50
+//          <us> us p99 <us> us max <us> us (<n> samples)`, or `<what> unavailable: <why>`.
+//          The floor under each trigger's "slice end -> off M".
 //   overhead (n = 100): a report: the cost of preemption for CPU-bound goroutines. Four
 //          goroutines each do n million steps of an LCG without any call, at GOMAXPROCS=2;
 //          wall time with GODEBUG=asyncpreemptoff=1 (nothing preempts them) and at time
@@ -120,6 +131,7 @@
 #include <urgent/urgent.h>
 
 #include "activator.h"
+#include "perf_ring.h"
 
 #include <algorithm>
 #include <atomic>
@@ -841,6 +853,137 @@ std::string activationReport(long n) {
   return perf + "\n" + tail + "\n" + ratio + "\n" + bpf;
 }
 
+// triggerfloor: see the header. Each source runs on a fresh thread that spins until its
+// handler (on that thread) has taken n samples, or 10 s have passed.
+namespace triggerfloor {
+constexpr std::int64_t kPeriodNs = 100'000;
+constexpr std::size_t kRingBytes = 2 * 4096;
+std::vector<double> lat;     // µs; the measuring thread's handler writes, nobody else
+std::atomic<long> got{0};
+std::int64_t armed = 0;      // timer: the expiry it was armed for
+timer_t timer;
+void* ring = nullptr;        // task clock: its samples (PERF_SAMPLE_TIME), newest first
+
+void take(std::int64_t late_ns) {
+  long i = got.load(std::memory_order_relaxed);
+  if (i >= static_cast<long>(lat.size())) return;
+  lat[static_cast<std::size_t>(i)] = static_cast<double>(late_ns) / 1e3;
+  got.store(i + 1, std::memory_order_release);
+}
+void arm(std::int64_t at) {
+  armed = at;
+  itimerspec its{};
+  its.it_value.tv_sec = at / 1'000'000'000;
+  its.it_value.tv_nsec = at % 1'000'000'000;
+  timer_settime(timer, TIMER_ABSTIME, &its, nullptr);
+}
+void onTimer(int, siginfo_t*, void*) {
+  std::int64_t now = nanotime();
+  take(now - armed);
+  arm(now + kPeriodNs);
+}
+void onOverflow(int, siginfo_t*, void*) {
+  std::int64_t now = nanotime();
+  urgent::rt::TimedRecord r;
+  if (urgent::rt::ring_record(ring, urgent::rt::ring_head(ring), PERF_RECORD_SAMPLE, &r)) {
+    take(now - static_cast<std::int64_t>(r.time));
+  }
+}
+
+// The measuring thread's task-clock event (sigtrap: SIGTRAP from the event itself, else
+// the ring's wakeups as signal sig, O_ASYNC); "" or why not.
+std::string openTaskClock(bool sigtrap, int sig, int* fd) {
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_TASK_CLOCK;
+  attr.sample_period = kPeriodNs;
+  attr.sample_type = PERF_SAMPLE_TIME;
+  attr.use_clockid = 1;
+  attr.clockid = CLOCK_MONOTONIC;
+  attr.write_backward = 1;
+  attr.exclude_kernel = 1;
+  attr.wakeup_events = 1;
+  if (sigtrap) {
+    attr.sigtrap = 1;
+    attr.remove_on_exec = 1;  // (the kernel requires it with sigtrap)
+    *fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+    if (*fd < 0) return urgent::rt::perf_open_error("PERF_COUNT_SW_TASK_CLOCK, sigtrap", errno);
+    ring = mmap(nullptr, kRingBytes, PROT_READ, MAP_SHARED, *fd, 0);
+    if (ring == MAP_FAILED) {
+      ::close(*fd);
+      return std::string("mmap: ") + std::strerror(errno);
+    }
+    return "";
+  }
+  *fd = urgent::rt::open_signalled_event(&attr, kRingBytes, sig,
+                                         f_owner_ex{F_OWNER_TID, static_cast<pid_t>(gettid())}, &ring);
+  return *fd < 0 ? urgent::rt::perf_open_error("PERF_COUNT_SW_TASK_CLOCK", errno) : "";
+}
+
+// One source: its line.
+enum class Source { kTimer, kPerfFasync, kPerfSigtrap };
+std::string measure(long n, Source src) {
+  const char* name = src == Source::kTimer         ? "timer expiry -> handler"
+                     : src == Source::kPerfFasync ? "task-clock overflow -> handler (F_SETSIG)"
+                                                   : "task-clock overflow -> handler (sigtrap)";
+  const int sig = src == Source::kPerfSigtrap ? SIGTRAP : SIGRTMIN + 4;
+  lat.assign(static_cast<std::size_t>(n), 0);
+  got.store(0);
+  struct sigaction sa {}, old{};
+  sa.sa_sigaction = src == Source::kTimer ? onTimer : onOverflow;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigaction(sig, &sa, &old);
+  std::string why;
+  std::thread spinner([&] {
+    int fd = -1;
+    if (src == Source::kTimer) {
+      sigevent sev{};
+      sev.sigev_notify = SIGEV_THREAD_ID;
+      sev.sigev_signo = sig;
+      sev._sigev_un._tid = static_cast<pid_t>(gettid());
+      if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) {
+        why = std::string("timer_create: ") + std::strerror(errno);
+        return;
+      }
+      arm(nanotime() + kPeriodNs);
+    } else if (why = openTaskClock(src == Source::kPerfSigtrap, sig, &fd); !why.empty()) {
+      return;
+    }
+    std::int64_t until = nanotime() + 10'000'000'000;
+    while (got.load(std::memory_order_acquire) < n && nanotime() < until) {
+    }
+    if (src == Source::kTimer) {
+      timer_delete(timer);
+    } else {
+      ::close(fd);  // (no overflow after this: the event is gone with its last fd)
+      munmap(ring, kRingBytes);
+    }
+  });
+  spinner.join();
+  // (A timer signal still queued is discarded with the action's restore: SIG_IGN first.)
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  sigaction(sig, &ign, nullptr);
+  sigaction(sig, &old, nullptr);
+  if (!why.empty()) return std::string(name) + " unavailable: " + why;
+  lat.resize(static_cast<std::size_t>(got.load()));
+  if (lat.empty()) return std::string(name) + " unavailable: no signal within 10 s";
+  std::sort(lat.begin(), lat.end());
+  char line[200];
+  std::snprintf(line, sizeof line, "%s p50 %.1f us p99 %.1f us max %.1f us (%zu samples)", name,
+                percentile(lat, 50), percentile(lat, 99), percentile(lat, 100), lat.size());
+  return line;
+}
+}  // namespace triggerfloor
+
+std::string triggerfloorReport(long n) {
+  using triggerfloor::Source;
+  return triggerfloor::measure(n, Source::kTimer) + "\n" +
+         triggerfloor::measure(n, Source::kPerfFasync) + "\n" +
+         triggerfloor::measure(n, Source::kPerfSigtrap);
+}
+
 // overhead: wall time (ms) of four goroutines doing `steps` LCG steps each, no calls, at
 // GOMAXPROCS=2, in a fresh urgent::run with the given time slice (null: preemption off).
 double cpuBoundMs(long steps, const char* slice) {
@@ -1194,6 +1337,8 @@ const std::map<std::string, Workload> kWorkloads = {
      {.default_n = 1000, .unit = nullptr, .run = nullptr, .standalone = fairnessReport}},
     {"sharedcpu",
      {.default_n = 50, .unit = nullptr, .run = nullptr, .standalone = sharedcpuReport}},
+    {"triggerfloor",
+     {.default_n = 2000, .unit = nullptr, .run = nullptr, .standalone = triggerfloorReport}},
 };
 
 [[noreturn]] void usage(const char* problem) {

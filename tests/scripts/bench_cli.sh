@@ -84,6 +84,13 @@ else
   [[ $rc -eq 1 && "$out" == *perf_event_open* ]] ||
     { echo "bench_cli.sh: urgent-bench activation without perf events: rc=$rc out='$out'" >&2; exit 1; }
 fi
+# triggerfloor (urgent-bench only): a line per trigger's own signal, its lateness or why
+# it is unavailable (perf events refused, or sigtrap before Linux 5.13).
+out=$("$build/bin/urgent-bench" triggerfloor 20 2>&1)
+late='p50 [0-9]+\.[0-9] us p99 [0-9.]+ us max [0-9.]+ us \(20 samples\)'
+perf_line="($late|unavailable: perf_event_open\(PERF_COUNT_SW_TASK_CLOCK.*)"
+[[ "$out" =~ ^timer\ expiry\ -\>\ handler\ $late$'\n'task-clock\ overflow\ -\>\ handler\ \(F_SETSIG\)\ $perf_line$'\n'task-clock\ overflow\ -\>\ handler\ \(sigtrap\)\ $perf_line$ ]] ||
+  { echo "bench_cli.sh: urgent-bench triggerfloor 20: out='$out'" >&2; exit 1; }
 # The echo client on its own: bad arguments are exit status 2, a refused connection 1.
 client="$build/bin/urgent-echo-client"
 for bad in "" "1 2 3" "0 1 64 100" "80 x 64 100" "80 1 64 0"; do
