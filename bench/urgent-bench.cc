@@ -70,8 +70,10 @@
 //   activation (n = 400): a report, no urgent involved: the floors of a kernel-assisted
 //          handoff (scheduler activations), one per way the kernel can wake a spare. A
 //          plain thread W blocks n times in read(2) on a pipe that a third thread writes
-//          every 2 ms, taking t0 first; a second thread, the sleeper, is woken by the path
-//          under test and takes t1. Paths: (1) `activation`: W's
+//          every URGENT_BENCH_BLOCK_US µs (default 20000: as long as `handoff`'s calls
+//          block; a thread that slept longer takes longer to wake here), taking t0 first; a
+//          second thread, the sleeper, is woken by the path under test and takes t1.
+//          Paths: (1) `activation`: W's
 //          PERF_COUNT_SW_CONTEXT_SWITCHES software event (sample_period 1, context_switch
 //          records in a backward ring, O_ASYNC with F_SETSIG = SIGRTMIN+3 and F_SETOWN_EX
 //          to the process; the sleeper, the only thread that unblocks that signal, sleeps
@@ -80,7 +82,8 @@
 //          that signal (bpf_send_signal) the same way; (3) `bpf ringbuf`: the same program
 //          writing a record to its ring buffer with BPF_RB_FORCE_WAKEUP, the sleeper in
 //          epoll_wait on it (libbpf's ring_buffer__poll). Prints for each t1 - t0 (p50,
-//          p99, max) and how often the sleeper ran on the CPU W blocked on; for (1) also
+//          p99, max), the samples and the block length (`(<n> samples, blocks of <us> us;`)
+//          and how often the sleeper ran on the CPU W blocked on; for (1) also
 //          what W's last switch-out record said (blocked or preempted), then the
 //          tgkill->handler floor (preemptlat's) measured in the same run and the ratio of
 //          (1)'s p50 to it; then (2) and (3), or `bpf unavailable: <why>` (not root). Needs
@@ -669,7 +672,21 @@ std::function<bool()> signalWait(const sigset_t& only) {
   };
 }
 
+// How long each of W's reads blocks, µs (URGENT_BENCH_BLOCK_US; see the header).
+long blockUs() {
+  const char* v = std::getenv("URGENT_BENCH_BLOCK_US");
+  if (v == nullptr) return 20'000;
+  char* end = nullptr;
+  long us = std::strtol(v, &end, 10);
+  if (end == v || *end != '\0' || us < 100 || us > 1'000'000) {
+    throw std::runtime_error(std::string("URGENT_BENCH_BLOCK_US must be 100 to 1000000 (µs), got '") +
+                             v + "'");
+  }
+  return us;
+}
+
 Floor measure(long n, Source& src) {
+  const long block = blockUs();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
   std::atomic<bool> stop{false};
@@ -692,7 +709,7 @@ Floor measure(long n, Source& src) {
   std::thread writer([&] {
     char c = 1;
     while (!stop.load()) {
-      ::usleep(2000);
+      ::usleep(static_cast<useconds_t>(block));
       if (::write(fds[1], &c, 1) != 1) break;
     }
   });
@@ -720,10 +737,10 @@ Floor measure(long n, Source& src) {
 std::string line(const char* name, const Floor& f) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "%s p50 %.1f us p99 %.1f us max %.1f us (%zu samples; woken thread on the "
-                "blocked thread's CPU %.0f%%",
+                "%s p50 %.1f us p99 %.1f us max %.1f us (%zu samples, blocks of %ld us; woken "
+                "thread on the blocked thread's CPU %.0f%%",
                 name, percentile(f.lat, 50), percentile(f.lat, 99), percentile(f.lat, 100),
-                f.lat.size(), f.same_cpu_pct());
+                f.lat.size(), blockUs(), f.same_cpu_pct());
   return buf;
 }
 
@@ -809,6 +826,7 @@ std::string bpfFloor(long n, int sig, const sigset_t& only, act_wake by) {
 
 std::string activationReport(long n) {
   using namespace activation;
+  blockUs();  // (a bad URGENT_BENCH_BLOCK_US fails before anything starts)
   const int sig = SIGRTMIN + 3;
   sigset_t only;
   sigemptyset(&only);

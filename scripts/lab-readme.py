@@ -77,14 +77,19 @@ if fl and fl.get("tgkill_handler_p50_us") is not None:
     text = (f"Floor: tgkill -> handler {f1(fl['tgkill_handler_p50_us'])} µs p50, {f1(fl['tgkill_handler_p99_us'])} µs "
             f"p99; a 1 ms timer on a plain thread is late by {f1(fl['timer_lateness_p50_us'])} µs p50.")
     if fl.get("activation_p50_us") is not None:
-        text += (f" A perf context-switch event of a plain thread that blocks -> the thread it wakes running "
-                 f"(the floor of URGENT_HANDOFF=perf): {f1(fl['activation_p50_us'])} µs p50, "
-                 f"{f1(fl['activation_p99_us'])} µs p99.")
-    if fl.get("bpf_signal_p50_us") is not None:
-        text += (f" The same wakeup from the BPF program on `sched_switch`: by `bpf_send_signal` (the floor of "
-                 f"URGENT_HANDOFF=bpf) {f1(fl['bpf_signal_p50_us'])} µs p50, {f1(fl['bpf_signal_p99_us'])} µs p99; "
-                 f"by a ring-buffer record (`BPF_RB_FORCE_WAKEUP`, the sleeper in `epoll_wait`) "
-                 f"{f1(fl['bpf_ringbuf_p50_us'])} µs p50, {f1(fl['bpf_ringbuf_p99_us'])} µs p99.")
+        def wake(f):  # one block length's wake paths
+            t = f"the perf event {f1(f['activation_p50_us'])} µs p50 ({f1(f['activation_p99_us'])} p99)"
+            if f.get("bpf_signal_p50_us") is not None:
+                t += (f", `bpf_send_signal` {f1(f['bpf_signal_p50_us'])} ({f1(f['bpf_signal_p99_us'])}), "
+                      f"a BPF ring-buffer record with `BPF_RB_FORCE_WAKEUP`, the sleeper in `epoll_wait`, "
+                      f"{f1(f['bpf_ringbuf_p50_us'])} ({f1(f['bpf_ringbuf_p99_us'])})")
+            return t
+        text += (f" A plain thread that blocks -> the thread the kernel wakes for it running (the floors of "
+                 f"URGENT_HANDOFF=perf and bpf), the blocking thread asleep {fl['wake_block_us'] / 1000:g} ms "
+                 f"each time as in the handoff experiment: {wake(fl)}.")
+        sb = fl.get("short_block")
+        if sb and sb.get("activation_p50_us") is not None:
+            text += f" The same after {sb['wake_block_us'] / 1000:g} ms asleep: {wake(sb)}."
     lines.append(text)
     lines.append("")
 h = ex.get("handoff", {})

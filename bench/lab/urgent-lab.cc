@@ -160,6 +160,47 @@ bool scoped(Lab& lab, const std::string& env, const std::string& cmd, std::strin
 
 // ---- experiments ----
 
+// The handoff experiment's calls block this long (urgent-bench handoff: main sleeps 20 ms).
+constexpr long kHandoffBlockUs = 20'000;
+
+// urgent-bench activation's wake paths: "perf", "bpf signal", "bpf ringbuf" -> p50, p99 (us).
+using WakeFloors = std::map<std::string, std::pair<double, double>>;
+
+WakeFloors wake_floors(Lab& lab, long n, long block_us) {
+  WakeFloors floors;
+  std::string out;
+  if (!lab.run("URGENT_BENCH_BLOCK_US=" + std::to_string(block_us) + " " +
+                   lab.tool("urgent-bench") + " activation " + std::to_string(n),
+               &out)) {
+    return floors;
+  }
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    for (const auto& [prefix, path] : {std::pair<std::string, std::string>("activation ", "perf"),
+                                       {"bpf signal ", "bpf signal"},
+                                       {"bpf ringbuf ", "bpf ringbuf"}}) {
+      double p50 = 0, p99 = 0;
+      if (line.rfind(prefix + "p50 ", 0) == 0 &&
+          std::sscanf(line.c_str() + prefix.size(), "p50 %lf us p99 %lf us", &p50, &p99) == 2) {
+        floors[path] = {p50, p99};
+      }
+    }
+  }
+  if (lab.root && floors.size() != 3) lab.fail("urgent-bench activation's BPF floors");
+  return floors;
+}
+
+// The floors as JSON members: "activation_p50_us" (perf), "bpf_signal_p50_us", ...
+std::string wake_json(const WakeFloors& floors) {
+  std::string j;
+  for (const auto& [path, f] : floors) {
+    std::string key = path == "perf" ? "activation" : path;
+    std::replace(key.begin(), key.end(), ' ', '_');
+    j += ",\"" + key + "_p50_us\":" + num(f.first) + ",\"" + key + "_p99_us\":" + num(f.second);
+  }
+  return j;
+}
+
 void floor_experiment(Lab& lab) {
   std::string out;
   long n = lab.quick ? 200 : 1000;
@@ -208,26 +249,16 @@ void floor_experiment(Lab& lab) {
   }
   // The floors of kernel-assisted handoff: a plain thread that blocks -> another thread
   // running, woken by a perf context-switch event, by bpf_send_signal or by a BPF ring
-  // buffer (urgent-bench activation; the BPF ones as root), beside tgkill's.
+  // buffer (urgent-bench activation; the BPF ones as root), beside tgkill's. Measured with
+  // the handoff experiment's 20 ms blocks (the ratios' floor), and with 2 ms blocks: how
+  // long the woken thread slept changes how long it takes to wake.
   lab.progress("floor: perf/BPF wakeup -> woken thread (urgent-bench activation)");
-  long an = lab.quick ? 100 : 400;
-  double a50 = 0, a99 = 0, amax = 0;
-  bool activation = lab.run(lab.tool("urgent-bench") + " activation " + std::to_string(an), &out) &&
-                    std::sscanf(out.c_str(), "activation p50 %lf us p99 %lf us max %lf us", &a50,
-                                &a99, &amax) == 3;
-  if (activation) lab.activation_p50["perf"] = a50;
-  std::map<std::string, std::pair<double, double>> bpf_floor;  // "signal"/"ringbuf" -> p50, p99
-  if (activation) {
-    for (const char* via : {"signal", "ringbuf"}) {
-      std::size_t at = out.find(std::string("\nbpf ") + via + " p50 ");
-      double b50 = 0, b99 = 0;
-      if (at != std::string::npos &&
-          std::sscanf(out.c_str() + at + 1, "%*s %*s p50 %lf us p99 %lf us", &b50, &b99) == 2)
-        bpf_floor[via] = {b50, b99};
-    }
-    if (bpf_floor.count("signal")) lab.activation_p50["bpf"] = bpf_floor["signal"].first;
-    if (lab.root && bpf_floor.size() != 2) lab.fail("urgent-bench activation's BPF floors");
-  }
+  long an = lab.quick ? 50 : 400;
+  WakeFloors wake = wake_floors(lab, an, kHandoffBlockUs);
+  WakeFloors wake_short = wake_floors(lab, an, kHandoffBlockUs / 10);
+  bool activation = wake.count("perf") != 0;
+  if (activation) lab.activation_p50["perf"] = wake["perf"].first;
+  if (wake.count("bpf signal")) lab.activation_p50["bpf"] = wake["bpf signal"].first;
   lab.row("1. signal floor (no runtime)");
   if (p) {
     lab.row("  tgkill -> handler        p50 " + fmt("%8.1f", p->floor_p50) + " us   p99 " +
@@ -235,18 +266,20 @@ void floor_experiment(Lab& lab) {
   } else {
     lab.fail("preemptlat's floor");
   }
-  if (activation) {
-    lab.row("  perf switch -> woken     p50 " + fmt("%8.1f", a50) + " us   p99 " +
-            fmt("%8.1f", a99) + " us   (URGENT_HANDOFF=perf's own floor)");
-    for (const auto& [via, f] : bpf_floor) {
-      std::string name = "bpf " + via + " -> woken";
-      lab.row("  " + name + std::string(25 - name.size(), ' ') + "p50 " +
-              fmt("%8.1f", f.first) + " us   p99 " + fmt("%8.1f", f.second) + " us" +
-              (via == "signal" ? "   (URGENT_HANDOFF=bpf's own floor)" : ""));
+  for (const auto& [floors, block] : {std::pair(&wake, kHandoffBlockUs),
+                                       std::pair(&wake_short, kHandoffBlockUs / 10)}) {
+    for (const auto& [path, f] : *floors) {
+      std::string name = path + " -> woken";
+      std::string own = path == "perf" ? "perf" : path == "bpf signal" ? "bpf" : "";
+      lab.row("  " + name + std::string(25 - name.size(), ' ') + "p50 " + fmt("%8.1f", f.first) +
+              " us   p99 " + fmt("%8.1f", f.second) + " us   (after " + num(block / 1000.0) +
+              " ms asleep" +
+              (block == kHandoffBlockUs && !own.empty() ? "; URGENT_HANDOFF=" + own + "'s floor"
+                                                        : "") +
+              ")");
     }
-  } else {
-    lab.fail("urgent-bench activation");
   }
+  if (!activation) lab.fail("urgent-bench activation");
   if (timer) {
     lab.row("  timer lateness (1 ms)    p50 " + fmt("%8.1f", l50) + " us   p99 " +
             fmt("%8.1f", l99) + " us");
@@ -257,16 +290,9 @@ void floor_experiment(Lab& lab) {
                      ",\"tgkill_handler_p99_us\":" + (p ? num(p->floor_p99) : "null") +
                      ",\"timer_lateness_p50_us\":" + (timer ? num(l50) : "null") +
                      ",\"timer_lateness_p99_us\":" + (timer ? num(l99) : "null") +
-                     ",\"activation_p50_us\":" + (activation ? num(a50) : "null") +
-                     ",\"activation_p99_us\":" + (activation ? num(a99) : "null") +
-                     [&] {
-                       std::string b;
-                       for (const auto& [via, f] : bpf_floor)
-                         b += ",\"bpf_" + via + "_p50_us\":" + num(f.first) + ",\"bpf_" + via +
-                              "_p99_us\":" + num(f.second);
-                       return b;
-                     }() +
-                     "}");
+                     ",\"wake_block_us\":" + std::to_string(kHandoffBlockUs) +
+                     wake_json(wake) + ",\"short_block\":{\"wake_block_us\":" +
+                     std::to_string(kHandoffBlockUs / 10) + wake_json(wake_short) + "}}");
 }
 
 void preempt_experiment(Lab& lab) {

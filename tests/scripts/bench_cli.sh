@@ -71,7 +71,7 @@ set +e
 out=$("$build/bin/urgent-bench" activation 20 2>&1)
 rc=$?
 set -e
-floor_line='p50 [0-9]+\.[0-9] us p99 [0-9.]+ us max [0-9.]+ us \([0-9]+ samples; woken thread on the blocked thread.s CPU [0-9]+%'
+floor_line='p50 [0-9]+\.[0-9] us p99 [0-9.]+ us max [0-9.]+ us \([0-9]+ samples, blocks of 20000 us; woken thread on the blocked thread.s CPU [0-9]+%'
 if [[ $(id -u) -eq 0 ]]; then
   bpf_lines="bpf signal $floor_line\)"$'\n'"bpf ringbuf $floor_line\)"
 else
@@ -84,6 +84,12 @@ else
   [[ $rc -eq 1 && "$out" == *perf_event_open* ]] ||
     { echo "bench_cli.sh: urgent-bench activation without perf events: rc=$rc out='$out'" >&2; exit 1; }
 fi
+set +e
+out=$(URGENT_BENCH_BLOCK_US=5 "$build/bin/urgent-bench" activation 20 2>&1)
+rc=$?
+set -e
+[[ $rc -eq 1 && "$out" == *"URGENT_BENCH_BLOCK_US must be 100 to 1000000"* ]] ||
+  { echo "bench_cli.sh: URGENT_BENCH_BLOCK_US=5 urgent-bench activation: rc=$rc out='$out'" >&2; exit 1; }
 # triggerfloor (urgent-bench only): a line per trigger's own signal, its lateness or why
 # it is unavailable (perf events refused, or sigtrap before Linux 5.13).
 out=$("$build/bin/urgent-bench" triggerfloor 20 2>&1)
