@@ -395,8 +395,8 @@ void activation_quiet(M* mp) {
   }
 }
 
-void activation_park_begin(M* mp) {
-  if (mode == HandoffMode::kPoll) return;
+bool activation_park_begin(M* mp) {
+  if (mode == HandoffMode::kPoll) return false;
   store_state(mp, ACT_IDLE);
   activation_quiet(mp);
   spare_starting.store(false, std::memory_order_relaxed);  // a spare is parked now
@@ -409,6 +409,7 @@ void activation_park_begin(M* mp) {
   }
   mp->act_parked.store(true, std::memory_order_relaxed);
   set_mask(SIG_UNBLOCK);
+  return true;
 }
 
 void activation_park_end(M* mp) {

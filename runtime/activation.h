@@ -51,8 +51,10 @@ void activation_minit(M* mp);
 void activation_unminit(M* mp);
 
 // Around a parked M's sleep (stopm): begin pauses the M's own event (activation_quiet)
-// and unblocks kActivationSignal; end blocks it again. No-ops in poll mode.
-void activation_park_begin(M* mp);
+// and unblocks kActivationSignal, and says whether an activation may end the sleep (then
+// stopm sleeps with Note::sleep_interruptible); end blocks it again. No-ops in poll mode
+// (begin: false).
+bool activation_park_begin(M* mp);
 void activation_park_end(M* mp);
 
 // A parked M is SCHED_BATCH (activation.cc); schedule() puts it back to SCHED_OTHER the

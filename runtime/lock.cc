@@ -144,6 +144,11 @@ void Note::sleep() {
   while (key_.load(std::memory_order_acquire) == 0) futex_sleep(&key_, 0, -1);
 }
 
+void Note::sleep_interruptible() {
+  constexpr std::int64_t kLongNs = 3600'000'000'000;  // (expiry just loops)
+  while (key_.load(std::memory_order_acquire) == 0) futex_sleep(&key_, 0, kLongNs);
+}
+
 void Note::sleep_until_woken() {
   for (std::uint32_t k; (k = key_.load(std::memory_order_acquire)) != 1;) futex_sleep(&key_, k, -1);
 }

@@ -113,6 +113,12 @@ class Note {
   void clear() { key_.store(0, std::memory_order_relaxed); }
   void wakeup();
   void sleep();
+  // sleep(), ended by interrupt() from a handler with no further system call, even under
+  // SA_RESTART: the kernel restarts a FUTEX_WAIT with no timeout after a handler
+  // (-ERESTARTSYS), but one with a timeout returns EINTR (-ERESTART_RESTARTBLOCK), so this
+  // waits with a long one. For a parked spare, whose activation handler runs SA_RESTART
+  // like every urgent handler: a restarted wait cost ~1 µs more on its way to the P.
+  void sleep_interruptible();
   // False if a wakeup() came first (the sleeper is on its way out anyway).
   bool interrupt() {
     std::uint32_t zero = 0;

@@ -561,8 +561,11 @@ void stopm(M* mp) {
       mput(mp);
       checkdead();
     }
-    activation_park_begin(mp);
-    mp->park.sleep();
+    if (activation_park_begin(mp)) {
+      mp->park.sleep_interruptible();
+    } else {
+      mp->park.sleep();
+    }
     activation_park_end(mp);
     bool activated = false;
     if (mp->park.interrupted()) {
