@@ -91,6 +91,8 @@ std::string metrics_text(const Metrics& m) {
   line("/sched/preempt/trigger/idle:signals", s.trigger_idle);
   line("/sched/preempt/trigger/retries:signals", s.trigger_retries);
   line("/sched/preempt/trigger/uncovered:threads", s.trigger_uncovered);
+  line("/sched/preempt/trigger/lead:nanoseconds", s.trigger_lead_ns);
+  line("/sched/preempt/trigger/retunes:events", s.trigger_retunes);
   line("/sched/preempt/deferred/runtime:signals", s.preempt_deferred_runtime);
   line("/sched/preempt/deferred/locks:signals", s.preempt_deferred_locks);
   line("/sched/preempt/deferred/disabled:signals", s.preempt_deferred_disabled);

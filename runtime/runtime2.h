@@ -328,7 +328,8 @@ struct M {
   std::int64_t trig_phase = 0;                   // [const after minit] timer: its lattice phase, ns
   std::atomic<std::int64_t> slice_start{0};      // [own] timer: its goroutine's slice began
   std::atomic<std::int64_t> trig_deadline{0};    // [own] timer: armed for this (0: idle)
-  std::atomic<std::int64_t> trig_fired{0};       // [own] timer: the expiry of the preemption underway
+  std::atomic<std::int64_t> trig_fired{0};       // [own] timer: the expiry, perf: the overflow, of the preemption underway
+  std::int64_t trig_period = 0;                  // [own] perf: its event's sample_period now (slice - lead)
   std::atomic<std::uint32_t> trig_seq{0};        // [own] perf: slices started (execute)
   std::uint32_t trig_tick = 0;                   // [own] its P's schedtick at the last slice start
   std::uint32_t trig_mark = 0;                   // [handler] perf: trig_seq due at the next overflow

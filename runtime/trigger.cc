@@ -43,11 +43,16 @@
 //   may be interrupted once: SA_RESTART restarts most calls, but the kernel never restarts
 //   poll, epoll_wait, select and a few others, which return EINTR (as with Go's SIGURG).
 //
-// perf: a PERF_COUNT_SW_TASK_CLOCK event per M, sample_period = the slice.
+// perf: a PERF_COUNT_SW_TASK_CLOCK event per M, sample_period = the slice less the lead.
 // - The task clock runs only while the M's thread is on a CPU (an hrtimer the kernel
 //   re-arms at sched-in), so it overflows after every slice of on-CPU time, and time the
 //   kernel gave another thread is not charged. exclude_kernel (perf_event_paranoid 2): an
 //   overflow that lands in the kernel is skipped, and the period restarts.
+// - The lead, as timer's: the average lateness from the overflow to the goroutine off its M.
+//   The M sets its event's period to the slice less the lead (PERF_EVENT_IOC_PERIOD, retune)
+//   at a slice start, on its own thread, once the lead has moved 2 µs since the last time:
+//   a few system calls per M, none from the handler. The slice's end is the overflow plus
+//   the lead of its period.
 // - The event cannot be reset per switch without a system call, so the handler decides by
 //   counting slices (M::trig_seq, bumped in execute): a goroutine is preempted at an
 //   overflow if it was already running at the previous one, or started right after that
@@ -55,10 +60,10 @@
 //   goroutine that started mid-period (its predecessor yielded or blocked) is preempted at
 //   the next overflow: between one and two slices of on-CPU time.
 // - A deferred preemption is retried by a POSIX timer of the M's (retry_by_timer): the
-//   event's period stays the slice.
+//   event's period stays as it is.
 // - Each overflow writes a sample with its time (PERF_SAMPLE_TIME, CLOCK_MONOTONIC) into a
-//   one-page backward ring: the handler reads the newest, the instant the slice of on-CPU
-//   time ended, for preempt_overrun.
+//   one-page backward ring: the handler reads the newest, the overflow's instant, for
+//   preempt_overrun (the slice ends a lead later) and for the lead's average.
 // - The kernel throttles sampling events above kernel.perf_event_max_sample_rate overflows
 //   per second (and lowers that limit when its perf interrupts run long): a slice shorter
 //   than 1 s / that rate is refused at start with one line, and sysmon is used.
@@ -67,12 +72,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -102,11 +109,12 @@ PreemptTrigger trigger = PreemptTrigger::kSysmon;  // [const during a run]
 std::int64_t slice = 0;                            // [const during a run]
 std::mutex uncovered_mu;                           // (cold: an M whose trigger failed)
 
-// timer: a moving average (weight 1/8) of how long after its expiry a timer's goroutine
-// left its M (the interrupt, the handler, the trampoline): timers are armed that much
-// before the slice's end, as sysmon signals one average latency early (preempt_lead_ns),
-// so that the goroutine leaves its M when its slice ends. Independent of the lead itself
-// (measured from the expiry, not from the slice's end): no feedback loop.
+// A moving average (weight 1/8) of how long after its expiry (timer) or overflow (perf) a
+// trigger's goroutine left its M (the interrupt, the handler, the trampoline): timers are
+// armed, and task-clock periods set, that much before the slice's end, as sysmon signals
+// one average latency early (preempt_lead_ns), so that the goroutine leaves its M when its
+// slice ends. Independent of the lead itself (measured from the expiry or overflow, not
+// from the slice's end): no feedback loop.
 std::atomic<std::int64_t> lateness_avg{0};
 
 std::int64_t lead() {
@@ -114,7 +122,8 @@ std::int64_t lead() {
 }
 
 // Counters of this run (urgent::sched_stats).
-std::atomic<std::uint64_t> n_fires{0}, n_early{0}, n_idle{0}, n_retries{0}, n_uncovered{0};
+std::atomic<std::uint64_t> n_fires{0}, n_early{0}, n_idle{0}, n_retries{0}, n_uncovered{0},
+    n_retunes{0};
 
 void count(std::atomic<std::uint64_t>& c) {
   c.fetch_add(1, std::memory_order_relaxed);
@@ -191,6 +200,28 @@ int open_task_clock(std::int64_t period_ns, pid_t tid, void** ring_out) {
   attr.exclude_hv = 1;
   attr.wakeup_events = 1;  // every overflow signals
   return open_signalled_event(&attr, kRingBytes, SIGURG, f_owner_ex{F_OWNER_TID, tid}, ring_out);
+}
+
+// perf: the period that ends a slice one average lateness early (at least the hrtimer's
+// floor).
+std::int64_t perf_period() {
+  return std::max(slice - lead(), kPerfMinPeriodNs);
+}
+
+// perf: sets mp's event to perf_period() once the lead has moved 2 µs or more since the
+// last time (a system call; on the M's own thread, at a slice start, never from the
+// handler). The kernel restarts the period from now.
+constexpr std::int64_t kRetuneNs = 2'000;
+void retune(M* mp) {
+  std::int64_t want = perf_period();
+  if (mp->trig_fd < 0 || std::abs(want - mp->trig_period) < kRetuneNs) return;
+  std::uint64_t period = static_cast<std::uint64_t>(want);
+  int saved = errno;
+  if (ioctl(mp->trig_fd, PERF_EVENT_IOC_PERIOD, &period) == 0) {
+    mp->trig_period = want;
+    count(n_retunes);
+  }
+  errno = saved;
 }
 
 long max_sample_rate() {
@@ -344,12 +375,15 @@ bool perf_fired(M* mp, void* uctx) {
     mp->trig_mark = seq;
     return false;
   }
-  // The slice ended at the overflow: its sample's time (else, unreadable, now).
+  // The overflow: its sample's time (else, unreadable, now). The slice ends one lead later
+  // (the period is the slice less the lead: perf_period).
   TimedRecord r;
-  std::int64_t end = ring_record(mp->trig_ring, ring_head(mp->trig_ring), PERF_RECORD_SAMPLE, &r)
-                         ? static_cast<std::int64_t>(r.time)
-                         : 0;
-  if (decide(mp, gp, uctx, 0, end)) {
+  std::int64_t overflow =
+      ring_record(mp->trig_ring, ring_head(mp->trig_ring), PERF_RECORD_SAMPLE, &r)
+          ? static_cast<std::int64_t>(r.time)
+          : nanotime();
+  mp->trig_fired.store(overflow, std::memory_order_relaxed);  // (for lead's average)
+  if (decide(mp, gp, uctx, 0, overflow + (slice - mp->trig_period))) {
     mp->trig_mark = seq + 1;  // the next goroutine starts its slice now
     mp->trig_backoff = 0;
   } else {
@@ -367,6 +401,7 @@ bool perf_retry_fired(M* mp, void* uctx) {
     outcome(gp, tracefmt::TriggerOutcome::kIdle, deadline);
     return false;
   }
+  mp->trig_fired.store(deadline, std::memory_order_relaxed);  // (for lead's average)
   if (decide(mp, gp, uctx, deadline, mp->preempt_due.load(std::memory_order_relaxed))) {
     mp->trig_mark = mp->trig_seq.load(std::memory_order_relaxed) + 1;
     mp->trig_backoff = 0;
@@ -391,7 +426,7 @@ PreemptTrigger trigger_init(PreemptTrigger requested) {
   trigger = PreemptTrigger::kSysmon;
   trigger_on = false;
   slice = timeslice_ns();
-  for (auto* c : {&n_fires, &n_early, &n_idle, &n_retries, &n_uncovered}) c->store(0);
+  for (auto* c : {&n_fires, &n_early, &n_idle, &n_retries, &n_uncovered, &n_retunes}) c->store(0);
   lateness_avg.store(0);
   if (requested == PreemptTrigger::kSysmon) return trigger;
   std::string why;
@@ -421,7 +456,8 @@ void trigger_minit(M* mp) {
   if (trigger == PreemptTrigger::kTimer) {
     if (!mp->trig_has_timer) uncovered(mp, "timer_create");
   } else {
-    mp->trig_fd = open_task_clock(slice, mp->tid, &mp->trig_ring);
+    mp->trig_period = perf_period();
+    mp->trig_fd = open_task_clock(mp->trig_period, mp->tid, &mp->trig_ring);
     if (mp->trig_fd < 0) uncovered(mp, "perf_event_open");
   }
 }
@@ -444,7 +480,11 @@ void trigger_slice_start(M* mp, bool inheritTime) {
   std::uint32_t tick = mp->p->schedtick;
   bool fresh = !inheritTime || tick != mp->trig_tick;
   mp->trig_tick = tick;
-  if (fresh) mp->trig_backoff = 0;
+  if (fresh) {
+    mp->trig_backoff = 0;
+    // A fire whose goroutine yielded at a runtime call instead is not a lateness sample.
+    mp->trig_fired.store(0, std::memory_order_relaxed);
+  }
   if (trigger == PreemptTrigger::kTimer) {
     std::int64_t now = nanotime();
     if (fresh || mp->slice_start.load(std::memory_order_relaxed) == 0) {
@@ -458,6 +498,7 @@ void trigger_slice_start(M* mp, bool inheritTime) {
     }
   } else if (fresh) {
     mp->trig_seq.store(mp->trig_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    retune(mp);
   }
 }
 
@@ -507,6 +548,8 @@ void trigger_stats(SchedStats* s) {
   s->trigger_idle = n_idle.load(std::memory_order_relaxed);
   s->trigger_retries = n_retries.load(std::memory_order_relaxed);
   s->trigger_uncovered = n_uncovered.load(std::memory_order_relaxed);
+  s->trigger_lead_ns = trigger_on ? lead() : 0;
+  s->trigger_retunes = n_retunes.load(std::memory_order_relaxed);
 }
 
 }  // namespace urgent::rt

@@ -68,6 +68,25 @@ TEST_P(Trigger, CallFreeSpinnerDoesNotStarveASleeperAtOneP) {
   EXPECT_EQ(st.trigger_uncovered, 0u);
 }
 
+// Both triggers fire one average lateness before the slice's end, as sysmon signals one
+// average latency early: the lead is that lateness (every preemption takes some), and a
+// perf event's period is the slice less the lead once the lead has moved 2 µs (retunes;
+// a period of a whole slice would make every slice one lateness too long).
+TEST_P(Trigger, FiresOneAverageLatenessEarly) {
+  URGENT_REQUIRE_ASYNC_PREEMPTION();
+  test::ScopedEnv trigger("URGENT_PREEMPT", GetParam());
+  test::ScopedEnv slice("URGENT_TIMESLICE", "1ms");
+  SchedStats st = spinner_and_sleeper();
+  ASSERT_GT(st.preempt_async, 0u);
+  EXPECT_GT(st.trigger_lead_ns, 0);
+  EXPECT_LE(st.trigger_lead_ns, 500'000);  // (at most half a slice)
+  if (std::string(GetParam()) == "perf" && st.trigger_lead_ns >= 2'000) {
+    EXPECT_GE(st.trigger_retunes, 1u);
+  } else if (std::string(GetParam()) == "timer") {
+    EXPECT_EQ(st.trigger_retunes, 0u);
+  }
+}
+
 // Two spinners on two Ps at a 50 µs slice, traced: every fire of a timer is on its M's own
 // lattice (deadline = phase + k * 4096 ns, phases distinct per M), so timers of different
 // Ms are never armed for the same instant.

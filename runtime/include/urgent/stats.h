@@ -59,6 +59,8 @@ struct SchedStats {
   std::uint64_t trigger_idle = 0;       // ... with no goroutine running (scheduling, a call)
   std::uint64_t trigger_retries = 0;    // ... deferred (unsafe point): retried by the trigger
   std::uint64_t trigger_uncovered = 0;  // Ms whose timer or event failed (sysmon covers them)
+  std::int64_t trigger_lead_ns = 0;     // how early the trigger fires: its average lateness
+  std::uint64_t trigger_retunes = 0;    // perf: events whose period was set to slice - lead
   // Signals that found the goroutine at an unsafe point, by reason (it yields later):
   std::uint64_t preempt_deferred_runtime = 0;   // in urgent's own code
   std::uint64_t preempt_deferred_locks = 0;     // the thread held a runtime lock
