@@ -49,7 +49,8 @@
 //   kernel gave another thread is not charged. exclude_kernel (perf_event_paranoid 2): an
 //   overflow that lands in the kernel is skipped, and the period restarts.
 // - The lead, as timer's: the average lateness from the overflow to the goroutine off its M.
-//   The M sets its event's period to the slice less the lead (PERF_EVENT_IOC_PERIOD, retune)
+//   The M sets its event's period to the slice less the lead, at most an eighth of the
+//   slice (perf_period; PERF_EVENT_IOC_PERIOD, retune)
 //   at a slice start, on its own thread, once the lead has moved 2 µs since the last time:
 //   a few system calls per M, none from the handler. The slice's end is the overflow plus
 //   the lead of its period.
@@ -202,10 +203,13 @@ int open_task_clock(std::int64_t period_ns, pid_t tid, void** ring_out) {
   return open_signalled_event(&attr, kRingBytes, SIGURG, f_owner_ex{F_OWNER_TID, tid}, ring_out);
 }
 
-// perf: the period that ends a slice one average lateness early (at least the hrtimer's
-// floor).
+// perf: the period that ends a slice one average lateness early, that lead at most an
+// eighth of the slice (at least the hrtimer's floor). Unbounded, at a 50 µs slice the
+// shorter period's extra interrupts lengthened the lateness it was shortened by, until the
+// lead reached half the slice and CPU-bound work ran many times slower than with a period
+// of the slice (urgent-bench overhead).
 std::int64_t perf_period() {
-  return std::max(slice - lead(), kPerfMinPeriodNs);
+  return std::max(slice - std::min(lead(), slice / 8), kPerfMinPeriodNs);
 }
 
 // perf: sets mp's event to perf_period() once the lead has moved 2 µs or more since the
