@@ -164,6 +164,13 @@ if tr:
                          f"{t} {v['on_cpu_p50_ms']:.2f} ms on the CPU in {v['wall_p50_ms']:.2f} ms of wall time"
                          for t, v in sh.items()) + ".")
         lines.append("")
+    own = tr.get("own_signal", {})
+    if own:
+        lines.append("Each trigger's own signal on a thread spinning with no runtime (`urgent-bench triggerfloor`, "
+                     "every 100 µs), p50 / p99: " + "; ".join(
+                         f"{k} {f1(v['p50_us'])} / {f1(v['p99_us'])} µs" for k, v in own.items()) +
+                     ". The `timer` and `perf` leads make up for this lateness.")
+        lines.append("")
 mi = ex.get("micro", {})
 if mi:
     lines.append("Micro ratios (urgent time / Go time, medians): " +

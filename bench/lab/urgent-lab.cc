@@ -438,6 +438,33 @@ void trigger_experiment(Lab& lab) {
     first_shared = false;
   }
   json += shared + "}";
+  // Each trigger's own signal on a thread with no runtime (urgent-bench triggerfloor): the
+  // lateness the leads make up for.
+  lab.progress("trigger: own-signal floors (urgent-bench triggerfloor)");
+  std::string fout;
+  json += ",\"own_signal\":{";
+  if (lab.run(lab.tool("urgent-bench") + " triggerfloor " + std::to_string(lab.quick ? 200 : 2000),
+              &fout)) {
+    lab.row("  each trigger's own signal on a spinning thread, no runtime (urgent-bench "
+            "triggerfloor, every 100 us):");
+    std::istringstream lines(fout);
+    bool first_floor = true;
+    for (std::string line; std::getline(lines, line);) {
+      lab.row("    " + line);
+      std::size_t at = line.find(" p50 ");
+      double p50 = 0, p99 = 0;
+      if (at == std::string::npos ||
+          std::sscanf(line.c_str() + at, " p50 %lf us p99 %lf us", &p50, &p99) != 2) {
+        continue;  // (unavailable: said on its row)
+      }
+      json += std::string(first_floor ? "" : ",") + "\"" + line.substr(0, at) +
+              "\":{\"p50_us\":" + num(p50) + ",\"p99_us\":" + num(p99) + "}";
+      first_floor = false;
+    }
+  } else {
+    lab.fail("urgent-bench triggerfloor");
+  }
+  json += "}";
   for (const std::string& s : kSlices) {
     dat += num(slice_us(s));
     for (const std::string& t : triggers) {
