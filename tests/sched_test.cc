@@ -101,8 +101,12 @@ TEST(Spawn, CallableIsMovedAndDestroyed) {
 }
 
 // With one P, goroutines created by main run in Go's order: the last one created sits in
-// runnext and runs first, then the run queue in FIFO order.
+// runnext and runs first, then the run queue in FIFO order. That is Go's order without
+// preemption, so the slice here is 10 s: under the 50 µs storm the goroutine started from
+// runnext inherits main's slice (as in Go), already over when creating them took longer
+// (ASan), and URGENT_PREEMPT=timer preempted it before it ran a line.
 TEST(Order, GoOrderAtGomaxprocs1) {
+  test::ScopedEnv slice("URGENT_TIMESLICE", "10s");
   std::vector<int> order;
   run_with(1, [&] {
     for (int i = 0; i <= 10; i++) urgent::go([i, &order] { order.push_back(i); });
@@ -158,6 +162,7 @@ std::string goModelTurns(std::uint32_t tick, int turns_each) {
 }
 
 TEST(Order, GoschedFollowsGosRulesAtGomaxprocs1) {
+  test::ScopedEnv slice("URGENT_TIMESLICE", "10s");  // (Go's rules without preemption)
   constexpr int kTurns = 1000;
   std::string turns;
   std::uint32_t tick0 = 0;
