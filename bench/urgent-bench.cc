@@ -135,6 +135,7 @@
 
 #include "activator.h"
 #include "perf_ring.h"
+#include "sanitizer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -880,7 +881,9 @@ std::vector<double> lat;     // µs; the measuring thread's handler writes, nobo
 std::atomic<long> got{0};
 std::int64_t armed = 0;      // timer: the expiry it was armed for
 timer_t timer;
-void* ring = nullptr;        // task clock: its samples (PERF_SAMPLE_TIME), newest first
+// task clock: its samples (PERF_SAMPLE_TIME), newest first; null before it is unmapped (a
+// handler that ThreadSanitizer deferred may run inside munmap's interceptor).
+std::atomic<void*> ring{nullptr};
 
 void take(std::int64_t late_ns) {
   long i = got.load(std::memory_order_relaxed);
@@ -902,8 +905,10 @@ void onTimer(int, siginfo_t*, void*) {
 }
 void onOverflow(int, siginfo_t*, void*) {
   std::int64_t now = nanotime();
+  void* samples = ring.load(std::memory_order_relaxed);
   urgent::rt::TimedRecord r;
-  if (urgent::rt::ring_record(ring, urgent::rt::ring_head(ring), PERF_RECORD_SAMPLE, &r)) {
+  if (samples != nullptr &&
+      urgent::rt::ring_record(samples, urgent::rt::ring_head(samples), PERF_RECORD_SAMPLE, &r)) {
     take(now - static_cast<std::int64_t>(r.time));
   }
 }
@@ -927,15 +932,18 @@ std::string openTaskClock(bool sigtrap, int sig, int* fd) {
     attr.remove_on_exec = 1;  // (the kernel requires it with sigtrap)
     *fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
     if (*fd < 0) return urgent::rt::perf_open_error("PERF_COUNT_SW_TASK_CLOCK, sigtrap", errno);
-    ring = mmap(nullptr, kRingBytes, PROT_READ, MAP_SHARED, *fd, 0);
-    if (ring == MAP_FAILED) {
+    void* r = mmap(nullptr, kRingBytes, PROT_READ, MAP_SHARED, *fd, 0);
+    if (r == MAP_FAILED) {
       ::close(*fd);
       return std::string("mmap: ") + std::strerror(errno);
     }
+    ring.store(r);
     return "";
   }
+  void* r = nullptr;
   *fd = urgent::rt::open_signalled_event(&attr, kRingBytes, sig,
-                                         f_owner_ex{F_OWNER_TID, static_cast<pid_t>(gettid())}, &ring);
+                                         f_owner_ex{F_OWNER_TID, static_cast<pid_t>(gettid())}, &r);
+  ring.store(r);
   return *fd < 0 ? urgent::rt::perf_open_error("PERF_COUNT_SW_TASK_CLOCK", errno) : "";
 }
 
@@ -975,7 +983,7 @@ std::string measure(long n, Source src) {
       timer_delete(timer);
     } else {
       ::close(fd);  // (no overflow after this: the event is gone with its last fd)
-      munmap(ring, kRingBytes);
+      munmap(ring.exchange(nullptr), kRingBytes);
     }
   });
   spinner.join();
@@ -997,6 +1005,11 @@ std::string measure(long n, Source src) {
 
 std::string triggerfloorReport(long n) {
   using triggerfloor::Source;
+  if (urgent::rt::kTsan) {  // (its handlers would wait for a call the spinner never makes)
+    std::string why = " unavailable: ThreadSanitizer defers signal handlers to an intercepted call";
+    return "timer expiry -> handler" + why + "\ntask-clock overflow -> handler (F_SETSIG)" + why +
+           "\ntask-clock overflow -> handler (sigtrap)" + why;
+  }
   return triggerfloor::measure(n, Source::kTimer) + "\n" +
          triggerfloor::measure(n, Source::kPerfFasync) + "\n" +
          triggerfloor::measure(n, Source::kPerfSigtrap);
