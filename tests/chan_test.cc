@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "proc.h"
 #include "test_util.h"
 
 namespace urgent {
@@ -71,12 +72,23 @@ TEST_P(ChanProcs, WaitersAreServedFifo) {
   run_with(GetParam(), [&] {
     Chan<int> c;
     Chan<int> out(10);
+    std::atomic<rt::G*> receiver[5] = {};
     for (int i = 0; i < 5; i++) {
-      urgent::go([c, out, i]() mutable {
+      urgent::go([c, out, i, &receiver]() mutable {
+        {
+          NoPreempt scope;  // getg() is getm()->curg: no migration in between
+          receiver[i].store(rt::getg(), std::memory_order_release);
+        }
         auto v = c.recv();
         out.send(i * 100 + *v);
       });
-      for (int k = 0; k < 50; k++) urgent::gosched();  // receiver i queues before i+1
+      // Receiver i queues before i+1: its only park is in recv, after it queued. (A number
+      // of goscheds was not enough at 2 Ps when the other P's thread was slow to run it.)
+      rt::G* g;
+      while ((g = receiver[i].load(std::memory_order_acquire)) == nullptr ||
+             g->atomicstatus.load(std::memory_order_acquire) != rt::kGwaiting) {
+        urgent::gosched();
+      }
     }
     for (int v = 0; v < 5; v++) c.send(v);
     for (int i = 0; i < 5; i++) order.push_back(*out.recv());
