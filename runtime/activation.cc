@@ -335,11 +335,17 @@ void activation_fini() {
     }
   }
   if (handler_installed) {
-    // Discards one still pending, then gives the program its own disposition back.
+    // Discards one still pending, then gives the program its own disposition back, unless
+    // that is the default (terminate): one may still arrive, from an event's irq_work that
+    // ran after its fd was closed, or re-sent by a handler on an M that woke meanwhile, and
+    // a parked M still has it unblocked. (A lab run's `urgent-bench yield` with
+    // URGENT_HANDOFF=perf died of SIGSTKFLT at exit once, in a fresh-clone CI run; not
+    // reproduced in 150 runs alone.)
     struct sigaction ign {};
     ign.sa_handler = SIG_IGN;
     sigaction(kActivationSignal, &ign, nullptr);
-    sigaction(kActivationSignal, &old_action, nullptr);
+    bool was_default = !(old_action.sa_flags & SA_SIGINFO) && old_action.sa_handler == SIG_DFL;
+    if (!was_default) sigaction(kActivationSignal, &old_action, nullptr);
     handler_installed = false;
   }
   mode = HandoffMode::kPoll;
