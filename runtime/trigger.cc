@@ -50,10 +50,9 @@
 //   overflow that lands in the kernel is skipped, and the period restarts.
 // - The lead, as timer's: the average lateness from the overflow to the goroutine off its M.
 //   The M sets its event's period to the slice less the lead, at most an eighth of the
-//   slice (perf_period; PERF_EVENT_IOC_PERIOD, retune)
-//   at a slice start, on its own thread, once the lead has moved 2 µs since the last time:
-//   a few system calls per M, none from the handler. The slice's end is the overflow plus
-//   the lead of its period.
+//   slice (perf_period; PERF_EVENT_IOC_PERIOD, retune), at a slice start, on its own
+//   thread, once the lead has moved 2 µs since the last time: a few system calls per M,
+//   none from the handler. The slice's end is the overflow plus the lead of its period.
 // - The event cannot be reset per switch without a system call, so the handler decides by
 //   counting slices (M::trig_seq, bumped in execute): a goroutine is preempted at an
 //   overflow if it was already running at the previous one, or started right after that
